@@ -1,0 +1,89 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { Config } from '../config.js';
+import type { Logger } from '../lib/logger.js';
+import { PGliteDialect } from './pglite-dialect.js';
+import type { Database } from './types.js';
+
+export interface DatabaseHandle {
+  db: Kysely<Database>;
+  kind: 'postgres' | 'pglite';
+  /** Human description for the start-up log (no credentials). */
+  description: string;
+  /** Cheap reachability check for readiness probes. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+// timestamptz → Date, bigint (count(*)) → number: counts here never approach 2^53.
+pg.types.setTypeParser(20, (v: string) => Number(v));
+
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://(unparseable)';
+  }
+}
+
+export async function createDatabase(
+  config: Pick<Config, 'database' | 'dataDir'>,
+  log: Logger,
+): Promise<DatabaseHandle> {
+  const { url, schema, poolSize } = config.database;
+
+  if (url && !url.startsWith('memory://')) {
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: poolSize,
+      // Fail fast instead of hanging when Postgres is down; the error handler answers 503.
+      connectionTimeoutMillis: 3000,
+      idleTimeoutMillis: 30_000,
+      statement_timeout: 10_000,
+      query_timeout: 12_000,
+      // Each connection works in the configured schema (tests use one schema per file).
+      options: schema === 'public' ? undefined : `-c search_path=${schema}`,
+      application_name: 'phone-auth-api',
+    });
+    // An idle client losing its connection emits 'error' on the pool; without a listener that
+    // would crash the process. The pool replaces the client by itself.
+    pool.on('error', (err) => log.warn({ err: { message: err.message } }, 'postgres idle client error'));
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    if (schema !== 'public') {
+      await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
+    }
+    return {
+      db,
+      kind: 'postgres',
+      description: `postgres ${redactUrl(url)}${schema === 'public' ? '' : ` schema ${schema}`}`,
+      ping: async () => {
+        await sql`select 1`.execute(db);
+      },
+      close: () => db.destroy(),
+    };
+  }
+
+  const inMemory = url?.startsWith('memory://') ?? false;
+  const dir = path.join(config.dataDir, 'pglite');
+  if (!inMemory) await mkdir(dir, { recursive: true });
+  const client = inMemory ? new PGlite() : new PGlite(dir);
+  await client.waitReady;
+  if (schema !== 'public') {
+    await client.exec(`create schema if not exists "${schema}"; set search_path to "${schema}"`);
+  }
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(client) });
+  return {
+    db,
+    kind: 'pglite',
+    description: inMemory ? 'embedded PGlite (in memory)' : `embedded PGlite in ${dir}`,
+    ping: async () => {
+      await sql`select 1`.execute(db);
+    },
+    close: () => db.destroy(),
+  };
+}

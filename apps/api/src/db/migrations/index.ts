@@ -1,0 +1,10 @@
+import type { Migration } from 'kysely';
+import * as initial from './20261125080000_initial.js';
+
+/**
+ * Every migration, by its timestamped name. Listed statically (rather than read from the
+ * folder) so the same list works from TypeScript sources and from the compiled build.
+ */
+export const migrations: Record<string, Migration> = {
+  '20261125080000_initial': initial,
+};

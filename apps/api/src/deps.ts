@@ -1,0 +1,195 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Redis } from 'ioredis';
+import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
+import type { Config } from './config.js';
+import { createDatabase, type DatabaseHandle } from './db/database.js';
+import { migrateToLatest } from './db/migrator.js';
+import { systemClock, type Clock } from './lib/clock.js';
+import { createInviteService, type InviteService } from './modules/invites/invites.service.js';
+import type { LimitsStore } from './modules/limits/limits.store.js';
+import { createMemoryLimitsStore } from './modules/limits/limits.store.memory.js';
+import { createRedisLimitsStore } from './modules/limits/limits.store.redis.js';
+import { createOtpService, type OtpService } from './modules/otp/otp.service.js';
+import type { OtpStore } from './modules/otp/otp.store.js';
+import { createMemoryOtpStore } from './modules/otp/otp.store.memory.js';
+import { createRedisOtpStore } from './modules/otp/otp.store.redis.js';
+import { createMemoryDenylist, createRedisDenylist, type DenylistStore } from './modules/sessions/denylist.store.js';
+import { createSessionService, type SessionService } from './modules/sessions/sessions.service.js';
+import { createSmsSender } from './modules/sms/sms.factory.js';
+import type { SmsSender } from './modules/sms/sms.sender.js';
+import { loadSigningKeys } from './modules/tokens/signing-keys.js';
+import { createTokenService, type TokenService } from './modules/tokens/token.service.js';
+import { createProfileService, type ProfileService } from './modules/users/profile.service.js';
+import { createRedis, waitForRedis } from './store/redis.js';
+
+export interface Services {
+  otp: OtpService;
+  sessions: SessionService;
+  profile: ProfileService;
+  invites: InviteService;
+  tokens: TokenService;
+}
+
+export interface Stores {
+  kind: 'redis' | 'memory';
+  otp: OtpStore;
+  limits: LimitsStore;
+  denylist: DenylistStore;
+  ping(): Promise<void>;
+}
+
+export interface Deps {
+  config: Config;
+  log: PinoLogger;
+  clock: Clock;
+  database: DatabaseHandle;
+  redis: Redis | null;
+  stores: Stores;
+  sms: SmsSender;
+  services: Services;
+  /** Closes Redis and the database pool. */
+  close(): Promise<void>;
+}
+
+export interface DepsOverrides {
+  clock?: Clock;
+  sms?: SmsSender;
+  /** Where structured logs go (tests capture them). */
+  logStream?: DestinationStream;
+}
+
+/** Header and body fields that must never reach a log line. */
+export const LOG_REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  '*.otp_code',
+  '*.access_token',
+  '*.refresh_token',
+  '*.code',
+];
+
+export function createLogger(config: Pick<Config, 'logLevel'>, stream?: DestinationStream): PinoLogger {
+  const options = {
+    level: config.logLevel,
+    redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' },
+    base: { service: 'phone-auth-api' },
+  };
+  return stream ? pino(options, stream) : pino(options);
+}
+
+/** A secret generated once into DATA_DIR when not configured (development convenience). */
+async function persistentSecret(dataDir: string, name: string, log: PinoLogger): Promise<string> {
+  const file = path.join(dataDir, name);
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch {
+    await mkdir(dataDir, { recursive: true });
+    const secret = randomBytes(32).toString('base64url');
+    try {
+      await writeFile(file, secret, { mode: 0o600, flag: 'wx' });
+    } catch {
+      return (await readFile(file, 'utf8')).trim();
+    }
+    log.warn({ file }, 'OTP_SECRET is not set: generated one into DATA_DIR; set OTP_SECRET (the same on every replica) in production');
+    return secret;
+  }
+}
+
+/** The composition root: everything the app needs, built from the configuration. */
+export async function createDeps(config: Config, overrides: DepsOverrides = {}): Promise<Deps> {
+  const log = createLogger(config, overrides.logStream);
+  const clock = overrides.clock ?? systemClock;
+
+  const database = await createDatabase(config, log);
+  let redis: Redis | null = null;
+  try {
+    if (config.database.migrateOnStart) {
+      const applied = await migrateToLatest(database.db);
+      if (applied.length) log.info({ migrations: applied }, 'applied migrations');
+    }
+
+    let stores: Stores;
+    if (config.redis.url) {
+      redis = createRedis(config.redis.url, log);
+      if (!(await waitForRedis(redis, 3000))) log.warn('redis is not reachable yet; requests needing it answer 503 until it is');
+      const prefix = config.redis.keyPrefix;
+      const r = redis;
+      stores = {
+        kind: 'redis',
+        otp: createRedisOtpStore(r, prefix),
+        limits: createRedisLimitsStore(r, prefix),
+        denylist: createRedisDenylist(r, prefix),
+        ping: async () => {
+          await r.ping();
+        },
+      };
+    } else {
+      stores = {
+        kind: 'memory',
+        otp: createMemoryOtpStore(),
+        limits: createMemoryLimitsStore(),
+        denylist: createMemoryDenylist(),
+        ping: async () => undefined,
+      };
+    }
+
+    const sms = overrides.sms ?? createSmsSender(config.sms);
+    const otpSecret = config.otp.secret ?? (await persistentSecret(config.dataDir, 'otp-secret', log));
+    const keys = await loadSigningKeys(
+      { privateKey: config.jwt.privateKey, previousPublicKeys: config.jwt.previousPublicKeys, dataDir: config.dataDir },
+      log,
+    );
+    const tokens = createTokenService({ keys, clock, config: config.jwt });
+    const otp = createOtpService({
+      store: stores.otp,
+      limits: stores.limits,
+      sms,
+      clock,
+      log,
+      secret: otpSecret,
+      phoneRules: config.phone,
+      config: config.otp,
+      ipLimits: config.rateLimits,
+      smsTimeoutMs: config.sms.timeoutMs,
+    });
+    const sessions = createSessionService({
+      db: database.db,
+      otp,
+      tokens,
+      denylist: stores.denylist,
+      clock,
+      log,
+      config: config.jwt,
+    });
+    const services: Services = {
+      otp,
+      sessions,
+      tokens,
+      profile: createProfileService({ db: database.db }),
+      invites: createInviteService({ db: database.db, limits: stores.limits, clock, config: config.invites }),
+    };
+
+    const r = redis;
+    return {
+      config,
+      log,
+      clock,
+      database,
+      redis,
+      stores,
+      sms,
+      services,
+      close: async () => {
+        if (r) await r.quit().catch(() => r.disconnect());
+        await database.close();
+      },
+    };
+  } catch (err) {
+    redis?.disconnect();
+    await database.close().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,45 @@
+import type { RouteMetadata } from '@phone-auth/contract';
+import type { AppRoute } from '@ts-rest/core';
+import type { FastifyRequest } from 'fastify';
+import { AppError } from '../lib/errors.js';
+import type { SessionService } from '../modules/sessions/sessions.service.js';
+import type { AccessClaims, TokenService } from '../modules/tokens/token.service.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Claims of the verified access token on routes whose contract metadata says `auth: 'user'`. */
+    auth: AccessClaims | null;
+  }
+}
+
+/** The bearer token of the request, or null when there is no well-formed Authorization header. */
+export function bearerToken(request: FastifyRequest): string | null {
+  const header = request.headers.authorization;
+  if (typeof header !== 'string') return null;
+  const match = /^Bearer[ ]+([A-Za-z0-9._~+/-]+=*)[ ]*$/i.exec(header);
+  return match?.[1] ?? null;
+}
+
+/**
+ * onRequest hook: routes declare in the contract (`metadata.auth`) whether they need a user.
+ * The token is verified (pinned algorithm, issuer, audience, expiry), then its session is checked
+ * against the revocation denylist — one key lookup, no database query.
+ */
+export function createAuthHook(deps: { tokens: TokenService; sessions: SessionService }) {
+  return async function authHook(request: FastifyRequest): Promise<void> {
+    const route = (request.routeOptions.config as { tsRestRoute?: AppRoute }).tsRestRoute;
+    const metadata = route?.metadata as RouteMetadata | undefined;
+    if (metadata?.auth !== 'user') return;
+    const token = bearerToken(request);
+    if (!token) throw new AppError('UNAUTHORIZED');
+    const claims = await deps.tokens.verifyAccessToken(token);
+    await deps.sessions.assertActive(claims);
+    request.auth = claims;
+  };
+}
+
+/** The claims of an authenticated route; the hook guarantees they are there. */
+export function claimsOf(request: FastifyRequest): AccessClaims {
+  if (!request.auth) throw new AppError('UNAUTHORIZED');
+  return request.auth;
+}

@@ -1,0 +1,83 @@
+import { contract } from '@phone-auth/contract';
+import { initServer } from '@ts-rest/fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Services } from '../deps.js';
+import type { RequestContext } from '../modules/otp/otp.service.js';
+import { claimsOf, createAuthHook } from './auth-hook.js';
+import { sendError, zodFields } from './error-handler.js';
+
+const s = initServer();
+
+function context(request: FastifyRequest): RequestContext {
+  const ua = request.headers['user-agent'];
+  return { ip: request.ip, userAgent: typeof ua === 'string' ? ua : null };
+}
+
+/** Routes: parse (ts-rest + zod) → call a service → map the result. Failures are thrown AppErrors. */
+export function createRouter(services: Services) {
+  return s.router(contract, {
+    auth: {
+      requestCode: async ({ body, request }) => ({
+        status: 200,
+        body: await services.otp.requestCode(body.phone_number, context(request)),
+      }),
+      verifyCode: async ({ body, request }) => ({
+        status: 200,
+        body: await services.sessions.login(body.phone_number, body.otp_code, context(request)),
+      }),
+      refresh: async ({ body }) => ({
+        status: 200,
+        body: await services.sessions.refresh(body.refresh_token),
+      }),
+      logout: async ({ body, request }) => {
+        await services.sessions.logout(claimsOf(request), body?.all === true);
+        return { status: 204, body: undefined };
+      },
+      jwks: async ({ reply }) => {
+        reply.header('cache-control', 'public, max-age=300');
+        return { status: 200, body: services.tokens.jwks() };
+      },
+    },
+    profile: {
+      getProfile: async ({ request }) => ({
+        status: 200,
+        body: await services.profile.getProfile(claimsOf(request).sub),
+      }),
+      invitedUsers: async ({ query, request }) => ({
+        status: 200,
+        body: await services.profile.invitedUsers(claimsOf(request).sub, query),
+      }),
+      activateInvite: async ({ body, request }) => ({
+        status: 200,
+        body: await services.invites.activate(claimsOf(request).sub, body.other_profile_invite_code),
+      }),
+    },
+  });
+}
+
+/**
+ * Registers the contract's routes in a child scope, so ts-rest's own error handler (which only
+ * handles its validation errors and passes the rest on) sits below ours.
+ */
+export async function registerApiRoutes(app: FastifyInstance, services: Services): Promise<void> {
+  await app.register(async (scope) => {
+    scope.decorateRequest('auth', null);
+    scope.addHook('onRequest', createAuthHook({ tokens: services.tokens, sessions: services.sessions }));
+    await scope.register(s.plugin(createRouter(services)), {
+      logInitialization: false,
+      responseValidation: false,
+      requestValidationErrorHandler: (err, _request, reply) => {
+        const fields = [
+          ...zodFields(err.pathParams, 'params'),
+          ...zodFields(err.query, 'query'),
+          ...zodFields(err.headers, 'headers'),
+          ...zodFields(err.body, 'body'),
+        ];
+        sendError(reply, 'VALIDATION_FAILED', {
+          message: fields.length ? `Invalid request: ${fields.map((f) => `${f.path} ${f.message}`).join('; ')}.` : undefined,
+          fields,
+        });
+      },
+    });
+  });
+}

@@ -1,0 +1,43 @@
+import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
+
+export type PhoneParseResult =
+  | { ok: true; e164: string; country: CountryCode | undefined }
+  | { ok: false; code: 'PHONE_NUMBER_INVALID' | 'PHONE_COUNTRY_NOT_ALLOWED' };
+
+export interface PhoneRules {
+  defaultRegion: CountryCode;
+  /** null: every country is allowed. */
+  allowedCountries: ReadonlySet<CountryCode> | null;
+}
+
+/** What a person types: ASCII digits, a leading +, spaces, dashes, dots and parentheses. */
+const HUMAN_FORMAT = /^\+?[0-9 ()\-.]{4,31}$/;
+
+/** Number types that cost the sender money or cannot receive SMS: never send codes to them. */
+const REFUSED_TYPES = new Set(['PREMIUM_RATE', 'TOLL_FREE', 'SHARED_COST']);
+
+/**
+ * Parses a phone number as typed by a person (`8 912 345-67-89`, `+7 (912) 345-67-89`) into E.164
+ * using libphonenumber's full metadata, refusing impossible numbers and paid/toll-free types.
+ */
+export function parsePhone(input: string, rules: PhoneRules): PhoneParseResult {
+  const trimmed = input.trim();
+  // Restrict to ASCII before handing to libphonenumber, which would otherwise accept
+  // full-width and other Unicode digits and letters as vanity numbers.
+  if (!HUMAN_FORMAT.test(trimmed)) return { ok: false, code: 'PHONE_NUMBER_INVALID' };
+  const parsed = parsePhoneNumberFromString(trimmed, { defaultCountry: rules.defaultRegion });
+  if (!parsed || !parsed.isValid()) return { ok: false, code: 'PHONE_NUMBER_INVALID' };
+  const type = parsed.getType();
+  if (type && REFUSED_TYPES.has(type)) return { ok: false, code: 'PHONE_NUMBER_INVALID' };
+  const country = parsed.country;
+  if (rules.allowedCountries && (!country || !rules.allowedCountries.has(country))) {
+    return { ok: false, code: 'PHONE_COUNTRY_NOT_ALLOWED' };
+  }
+  return { ok: true, e164: parsed.number, country };
+}
+
+/** `+79123456789` → `+7912*****89`: enough to tell numbers apart in logs, not enough to dial. */
+export function maskPhone(e164: string): string {
+  if (e164.length <= 7) return '*'.repeat(e164.length);
+  return `${e164.slice(0, 5)}${'*'.repeat(e164.length - 7)}${e164.slice(-2)}`;
+}

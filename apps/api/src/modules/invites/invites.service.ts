@@ -1,0 +1,50 @@
+import type { ActivateInviteResponse } from '@phone-auth/contract';
+import type { Kysely } from 'kysely';
+import type { Database } from '../../db/types.js';
+import type { Clock } from '../../lib/clock.js';
+import { AppError, retrySeconds } from '../../lib/errors.js';
+import type { LimitsStore } from '../limits/limits.store.js';
+import { activateInvite } from './invites.repository.js';
+
+export const ACTIVATED_MESSAGE = "The other user's invite code was successfully activated in the user's profile.";
+
+export interface InviteService {
+  activate(userId: string, code: string): Promise<ActivateInviteResponse>;
+}
+
+export function createInviteService(deps: {
+  db: Kysely<Database>;
+  limits: LimitsStore;
+  clock: Clock;
+  config: { maxFailures: number; failureWindowSeconds: number };
+}): InviteService {
+  const { db, limits, clock, config } = deps;
+  return {
+    async activate(userId, code) {
+      // Reserve one failed attempt before looking the code up, so that concurrent guesses can
+      // never exceed the budget; a successful (or already-done) activation gives it back.
+      const key = `invite-fail:${userId}`;
+      const reserved = await limits.consume(key, config.maxFailures, config.failureWindowSeconds * 1000, clock.now());
+      if (!reserved.allowed) {
+        throw new AppError('RATE_LIMITED', 'Too many failed invite code activations; try again later.', {
+          retryAfterSeconds: retrySeconds(reserved.retryAfterMs),
+        });
+      }
+      const outcome = await activateInvite(db, userId, code, new Date(clock.now()));
+      switch (outcome.kind) {
+        case 'activated':
+          await limits.refund(key);
+          return { message: ACTIVATED_MESSAGE, other_profile_invite_code: outcome.code };
+        case 'already_activated':
+          await limits.refund(key);
+          throw new AppError('INVITE_CODE_ALREADY_ACTIVATED');
+        case 'not_found':
+          throw new AppError('INVITE_CODE_NOT_FOUND');
+        case 'own':
+          throw new AppError('INVITE_CODE_OWN');
+        case 'cycle':
+          throw new AppError('INVITE_CODE_CYCLE');
+      }
+    },
+  };
+}

@@ -1,0 +1,182 @@
+import type { RequestCodeResponse } from '@phone-auth/contract';
+import type { Clock } from '../../lib/clock.js';
+import { AppError, retrySeconds } from '../../lib/errors.js';
+import type { Logger } from '../../lib/logger.js';
+import { maskPhone, parsePhone, type PhoneRules } from '../../lib/phone.js';
+import { constantTimeEqual, generateOtp, hashOtp, randomId } from '../../lib/secrets.js';
+import type { LimitsStore } from '../limits/limits.store.js';
+import { SmsDeliveryError, type SmsSender } from '../sms/sms.sender.js';
+import type { OtpStore } from './otp.store.js';
+
+export interface OtpConfig {
+  length: number;
+  ttlSeconds: number;
+  resendSeconds: number;
+  maxAttempts: number;
+  maxFailuresPerPhone: number;
+  failureWindowSeconds: number;
+  maxSendsPerPhonePerDay: number;
+  testNumbers: ReadonlyMap<string, string>;
+  exposeInResponse: boolean;
+}
+
+export interface RequestContext {
+  ip: string;
+  userAgent: string | null;
+}
+
+export interface OtpService {
+  /** Parses the phone or throws PHONE_NUMBER_INVALID / PHONE_COUNTRY_NOT_ALLOWED. */
+  parse(raw: string): string;
+  requestCode(rawPhone: string, ctx: RequestContext): Promise<RequestCodeResponse>;
+  /** Checks and consumes the code; returns the phone in E.164 or throws. */
+  verifyCode(rawPhone: string, code: string, ctx: RequestContext): Promise<string>;
+}
+
+const DAY_MS = 86_400_000;
+
+export function createOtpService(deps: {
+  store: OtpStore;
+  limits: LimitsStore;
+  sms: SmsSender;
+  clock: Clock;
+  log: Logger;
+  secret: string;
+  phoneRules: PhoneRules;
+  config: OtpConfig;
+  ipLimits: { windowSeconds: number; requestCodePerIp: number; verifyCodePerIp: number };
+  smsTimeoutMs: number;
+}): OtpService {
+  const { store, limits, sms, clock, log, secret, config } = deps;
+
+  function parse(raw: string): string {
+    const parsed = parsePhone(raw, deps.phoneRules);
+    if (!parsed.ok) throw new AppError(parsed.code);
+    return parsed.e164;
+  }
+
+  async function limitIp(kind: 'request' | 'verify', ip: string) {
+    const limit = kind === 'request' ? deps.ipLimits.requestCodePerIp : deps.ipLimits.verifyCodePerIp;
+    const result = await limits.consume(`ip:${kind}:${ip}`, limit, deps.ipLimits.windowSeconds * 1000, clock.now());
+    if (!result.allowed) {
+      throw new AppError('RATE_LIMITED', 'Too many requests from this address; try again later.', {
+        retryAfterSeconds: retrySeconds(result.retryAfterMs),
+      });
+    }
+  }
+
+  async function deliver(phone: string, code: string): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new SmsDeliveryError(`timed out after ${deps.smsTimeoutMs} ms`)), deps.smsTimeoutMs);
+    });
+    try {
+      await Promise.race([sms.send({ to: phone, code, text: `Your login code: ${code}` }), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Fixed codes of OTP_TEST_NUMBERS still obey a failure budget, so they cannot be brute-forced. */
+  async function verifyTestNumber(phone: string, expected: string, code: string): Promise<string> {
+    const key = `otp-test-fail:${phone}`;
+    const reserved = await limits.consume(key, config.maxFailuresPerPhone, config.failureWindowSeconds * 1000, clock.now());
+    if (!reserved.allowed) {
+      throw new AppError('RATE_LIMITED', 'Too many failed codes for this phone; try again later.', {
+        retryAfterSeconds: retrySeconds(reserved.retryAfterMs),
+      });
+    }
+    if (!constantTimeEqual(code, expected)) throw new AppError('OTP_INVALID');
+    await limits.refund(key);
+    return phone;
+  }
+
+  return {
+    parse,
+
+    async requestCode(rawPhone, ctx) {
+      const phone = parse(rawPhone);
+      await limitIp('request', ctx.ip);
+
+      const testCode = config.testNumbers.get(phone);
+      if (testCode !== undefined) {
+        return {
+          ...(config.exposeInResponse ? { otp_code: testCode } : {}),
+          expires_in: config.ttlSeconds,
+          retry_after: 0,
+        };
+      }
+
+      const code = generateOtp(config.length);
+      const id = randomId();
+      const issued = await store.issue({
+        phone,
+        id,
+        codeHash: hashOtp(secret, phone, code),
+        now: clock.now(),
+        ttlMs: config.ttlSeconds * 1000,
+        resendMs: config.resendSeconds * 1000,
+        dailyLimit: config.maxSendsPerPhonePerDay,
+        dayMs: DAY_MS,
+      });
+      if (issued.kind === 'resend_too_soon') {
+        throw new AppError('OTP_RESEND_TOO_SOON', undefined, { retryAfterSeconds: retrySeconds(issued.retryAfterMs) });
+      }
+      if (issued.kind === 'daily_limit') {
+        throw new AppError('RATE_LIMITED', 'Too many codes sent to this phone today; try again later.', {
+          retryAfterSeconds: retrySeconds(issued.retryAfterMs),
+        });
+      }
+
+      try {
+        await deliver(phone, code);
+      } catch (err) {
+        // The code never reached the user: drop it (and the cooldown) so a retry can send anew.
+        await store.discard(phone, id).catch(() => undefined);
+        log.warn({ phone: maskPhone(phone), provider: sms.name, err: { message: (err as Error).message } }, 'sms delivery failed');
+        throw new AppError('SMS_DELIVERY_FAILED');
+      }
+      log.info({ phone: maskPhone(phone), provider: sms.name }, 'otp sent');
+      return {
+        ...(config.exposeInResponse ? { otp_code: code } : {}),
+        expires_in: config.ttlSeconds,
+        retry_after: config.resendSeconds,
+      };
+    },
+
+    async verifyCode(rawPhone, code, ctx) {
+      const phone = parse(rawPhone);
+      await limitIp('verify', ctx.ip);
+
+      const testCode = config.testNumbers.get(phone);
+      if (testCode !== undefined) return verifyTestNumber(phone, testCode, code);
+
+      const check = await store.beginCheck({
+        phone,
+        now: clock.now(),
+        maxAttempts: config.maxAttempts,
+        failureLimit: config.maxFailuresPerPhone,
+        failureWindowMs: config.failureWindowSeconds * 1000,
+      });
+      switch (check.kind) {
+        case 'none':
+          throw new AppError('OTP_INVALID');
+        case 'too_many':
+          throw new AppError('OTP_TOO_MANY_ATTEMPTS');
+        case 'rate_limited':
+          throw new AppError('RATE_LIMITED', 'Too many failed codes for this phone; try again later.', {
+            retryAfterSeconds: retrySeconds(check.retryAfterMs),
+          });
+        case 'candidate':
+          break;
+      }
+      if (constantTimeEqual(hashOtp(secret, phone, code), check.codeHash)) {
+        // Of concurrent correct submissions exactly one consumes the record.
+        if (await store.consume(phone, check.id)) return phone;
+        throw new AppError('OTP_INVALID');
+      }
+      const outcome = await store.reject(phone, check.id, config.maxAttempts);
+      throw new AppError(outcome === 'too_many' ? 'OTP_TOO_MANY_ATTEMPTS' : 'OTP_INVALID');
+    },
+  };
+}

@@ -1,0 +1,87 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../../db/types.js';
+
+export async function insertSession(
+  db: Kysely<Database>,
+  s: { id: string; userId: string; now: Date; expiresAt: Date; refreshHash: Buffer; ip: string | null; userAgent: string | null },
+): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await trx
+      .insertInto('sessions')
+      .values({ id: s.id, user_id: s.userId, created_at: s.now, expires_at: s.expiresAt, last_used_at: s.now, ip: s.ip, user_agent: s.userAgent })
+      .execute();
+    await trx
+      .insertInto('refresh_tokens')
+      .values({ token_hash: s.refreshHash, session_id: s.id, created_at: s.now, expires_at: s.expiresAt })
+      .execute();
+  });
+}
+
+export type RotateOutcome =
+  | { kind: 'rotated'; sessionId: string; userId: string; phone: string; blocked: boolean }
+  | { kind: 'reused'; sessionId: string; userId: string }
+  | { kind: 'invalid' };
+
+/**
+ * Spends `oldHash` and stores `newHash` for the same session, in one transaction.
+ *
+ * Concurrency: `UPDATE … SET spent_at WHERE spent_at IS NULL` is the race gate — of concurrent
+ * refreshes with one token exactly one marks it spent and gets a new pair. A token that is
+ * already spent is a replay: the caller revokes the session (reuse detection).
+ */
+export async function rotateRefreshToken(
+  db: Kysely<Database>,
+  r: { oldHash: Buffer; newHash: Buffer; now: Date; expiresAt: Date },
+): Promise<RotateOutcome> {
+  return db.transaction().execute(async (trx) => {
+    const spent = await trx
+      .updateTable('refresh_tokens')
+      .set({ spent_at: r.now })
+      .where('token_hash', '=', r.oldHash)
+      .where('spent_at', 'is', null)
+      .where('expires_at', '>', r.now)
+      .returning('session_id')
+      .executeTakeFirst();
+    if (!spent) {
+      const known = await trx
+        .selectFrom('refresh_tokens')
+        .innerJoin('sessions', 'sessions.id', 'refresh_tokens.session_id')
+        .select(['refresh_tokens.spent_at', 'sessions.id', 'sessions.user_id'])
+        .where('refresh_tokens.token_hash', '=', r.oldHash)
+        .executeTakeFirst();
+      if (known?.spent_at) return { kind: 'reused', sessionId: known.id, userId: known.user_id };
+      return { kind: 'invalid' };
+    }
+    const session = await trx
+      .selectFrom('sessions')
+      .innerJoin('users', 'users.id', 'sessions.user_id')
+      .select(['sessions.id', 'sessions.user_id', 'users.phone_number', 'users.blocked_at'])
+      .where('sessions.id', '=', spent.session_id)
+      .where('sessions.revoked_at', 'is', null)
+      .executeTakeFirst();
+    if (!session) return { kind: 'invalid' };
+    await trx
+      .insertInto('refresh_tokens')
+      .values({ token_hash: r.newHash, session_id: session.id, created_at: r.now, expires_at: r.expiresAt })
+      .execute();
+    await trx
+      .updateTable('sessions')
+      .set({ last_used_at: r.now, expires_at: r.expiresAt })
+      .where('id', '=', session.id)
+      .execute();
+    return { kind: 'rotated', sessionId: session.id, userId: session.user_id, phone: session.phone_number, blocked: session.blocked_at !== null };
+  });
+}
+
+/** Marks sessions revoked; returns the ids that were still active (to put on the denylist). */
+export async function revokeSessions(
+  db: Kysely<Database>,
+  where: { sessionId: string } | { userId: string },
+  reason: string,
+  now: Date,
+): Promise<string[]> {
+  let q = db.updateTable('sessions').set({ revoked_at: now, revoked_reason: reason }).where('revoked_at', 'is', null);
+  q = 'sessionId' in where ? q.where('id', '=', where.sessionId) : q.where('user_id', '=', where.userId);
+  const rows = await q.returning('id').execute();
+  return rows.map((r) => r.id);
+}

@@ -1,0 +1,115 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { TokenResponse } from '@phone-auth/contract';
+import type { Database } from '../../db/types.js';
+import type { Clock } from '../../lib/clock.js';
+import { AppError } from '../../lib/errors.js';
+import type { Logger } from '../../lib/logger.js';
+import { maskPhone } from '../../lib/phone.js';
+import { generateRefreshToken, sha256 } from '../../lib/secrets.js';
+import type { OtpService, RequestContext } from '../otp/otp.service.js';
+import type { AccessClaims, TokenService } from '../tokens/token.service.js';
+import { findOrCreateUser } from '../users/users.repository.js';
+import type { DenylistStore } from './denylist.store.js';
+import { insertSession, revokeSessions, rotateRefreshToken } from './sessions.repository.js';
+
+export interface SessionService {
+  /** PUT /auth/: verify the code, create the user on first login, open a session. */
+  login(rawPhone: string, code: string, ctx: RequestContext): Promise<TokenResponse>;
+  /** POST /auth/refresh: rotate the refresh token (reuse ends the session). */
+  refresh(refreshToken: string): Promise<TokenResponse>;
+  /** POST /auth/logout */
+  logout(claims: AccessClaims, all: boolean): Promise<void>;
+  /** Refuses tokens of ended sessions: one denylist lookup per request. */
+  assertActive(claims: AccessClaims): Promise<void>;
+  /** Ends every session of a user (logout all, blocking). */
+  revokeAllForUser(userId: string, reason: string): Promise<number>;
+}
+
+export function createSessionService(deps: {
+  db: Kysely<Database>;
+  otp: OtpService;
+  tokens: TokenService;
+  denylist: DenylistStore;
+  clock: Clock;
+  log: Logger;
+  config: { refreshTtlSeconds: number };
+}): SessionService {
+  const { db, otp, tokens, denylist, clock, log, config } = deps;
+  // A revoked session stays on the denylist for as long as any of its access tokens can live.
+  const denyTtlMs = () => (tokens.accessTtlSeconds + 60) * 1000;
+
+  async function pair(userId: string, sessionId: string, phone: string, refreshToken: string, created: boolean): Promise<TokenResponse> {
+    return {
+      access_token: await tokens.issueAccessToken({ userId, sessionId, phone }),
+      token_type: 'Bearer',
+      expires_in: tokens.accessTtlSeconds,
+      refresh_token: refreshToken,
+      refresh_expires_in: config.refreshTtlSeconds,
+      user_created: created,
+    };
+  }
+
+  async function deny(sessionIds: string[]) {
+    await denylist.add(sessionIds, denyTtlMs(), clock.now());
+  }
+
+  return {
+    async login(rawPhone, code, ctx) {
+      const phone = await otp.verifyCode(rawPhone, code, ctx);
+      const now = new Date(clock.now());
+      const { user, created } = await findOrCreateUser(db, phone, now);
+      if (user.blocked_at) throw new AppError('USER_BLOCKED');
+      const sessionId = randomUUID();
+      const refreshToken = generateRefreshToken();
+      await insertSession(db, {
+        id: sessionId,
+        userId: user.id,
+        now,
+        expiresAt: new Date(now.getTime() + config.refreshTtlSeconds * 1000),
+        refreshHash: sha256(refreshToken),
+        ip: ctx.ip,
+        userAgent: ctx.userAgent?.slice(0, 512) ?? null,
+      });
+      log.info({ phone: maskPhone(phone), userId: user.id, sessionId, created }, 'login');
+      return pair(user.id, sessionId, phone, refreshToken, created);
+    },
+
+    async refresh(refreshToken) {
+      const now = new Date(clock.now());
+      const next = generateRefreshToken();
+      const outcome = await rotateRefreshToken(db, {
+        oldHash: sha256(refreshToken),
+        newHash: sha256(next),
+        now,
+        expiresAt: new Date(now.getTime() + config.refreshTtlSeconds * 1000),
+      });
+      if (outcome.kind === 'invalid') throw new AppError('REFRESH_TOKEN_INVALID');
+      if (outcome.kind === 'reused') {
+        // A spent token came back: someone holds a copy. End the whole session at once.
+        const revoked = await revokeSessions(db, { sessionId: outcome.sessionId }, 'refresh_reused', now);
+        await deny([outcome.sessionId, ...revoked]);
+        log.warn({ userId: outcome.userId, sessionId: outcome.sessionId }, 'refresh token reused; session revoked');
+        throw new AppError('REFRESH_TOKEN_REUSED');
+      }
+      if (outcome.blocked) throw new AppError('USER_BLOCKED');
+      return pair(outcome.userId, outcome.sessionId, outcome.phone, next, false);
+    },
+
+    async logout(claims, all) {
+      const now = new Date(clock.now());
+      const revoked = await revokeSessions(db, all ? { userId: claims.sub } : { sessionId: claims.sid }, 'logout', now);
+      await deny([claims.sid, ...revoked]);
+    },
+
+    async assertActive(claims) {
+      if (await denylist.has(claims.sid, clock.now())) throw new AppError('SESSION_REVOKED');
+    },
+
+    async revokeAllForUser(userId, reason) {
+      const revoked = await revokeSessions(db, { userId }, reason, new Date(clock.now()));
+      await deny(revoked);
+      return revoked.length;
+    },
+  };
+}

@@ -1,0 +1,64 @@
+import type { InvitedUsersPage, Profile } from '@phone-auth/contract';
+import type { Kysely } from 'kysely';
+import type { Database } from '../../db/types.js';
+import { AppError } from '../../lib/errors.js';
+import { listInvitees, loadProfile } from './users.repository.js';
+
+export const PROFILE_INVITEES_LIMIT = 100;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Cursors are opaque to clients: base64url of the last invitee's id. */
+export function encodeCursor(id: string): string {
+  return Buffer.from(`u:${id}`).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): string {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const id = text.startsWith('u:') ? text.slice(2) : '';
+  if (!UUID.test(id)) {
+    throw new AppError('VALIDATION_FAILED', 'The cursor is not valid.', {
+      fields: [{ path: 'cursor', message: 'is not a cursor returned by this API' }],
+    });
+  }
+  return id;
+}
+
+export interface ProfileService {
+  getProfile(userId: string): Promise<Profile>;
+  invitedUsers(userId: string, query: { limit: number; cursor?: string | undefined }): Promise<InvitedUsersPage>;
+}
+
+export function createProfileService(deps: { db: Kysely<Database> }): ProfileService {
+  const { db } = deps;
+  return {
+    async getProfile(userId) {
+      const row = await loadProfile(db, userId, PROFILE_INVITEES_LIMIT);
+      // The token outlived its user (deleted by an operator): treat as not authenticated.
+      if (!row) throw new AppError('UNAUTHORIZED');
+      if (row.blocked_at) throw new AppError('USER_BLOCKED');
+      const first = row.invitees.slice(0, PROFILE_INVITEES_LIMIT);
+      const more = row.invitees.length > PROFILE_INVITEES_LIMIT;
+      const last = first[first.length - 1];
+      return {
+        phone_number: row.phone_number,
+        invite_code: row.invite_code,
+        other_profile_invite_code: row.other_profile_invite_code,
+        invited_users: first.map((i) => i.phone_number),
+        invited_users_count: row.invited_count,
+        invited_users_next_cursor: more && last ? encodeCursor(last.id) : null,
+      };
+    },
+
+    async invitedUsers(userId, query) {
+      const afterId = query.cursor ? decodeCursor(query.cursor) : null;
+      const rows = await listInvitees(db, userId, { limit: query.limit, afterId });
+      const page = rows.slice(0, query.limit);
+      const last = page[page.length - 1];
+      return {
+        items: page.map((r) => ({ phone_number: r.phone_number, activated_at: r.activated_at.toISOString() })),
+        next_cursor: rows.length > query.limit && last ? encodeCursor(last.id) : null,
+      };
+    },
+  };
+}

@@ -1,0 +1,20 @@
+import { initContract } from '@ts-rest/core';
+import { authContract } from './auth.contract.js';
+import { profileContract } from './profile.contract.js';
+
+const c = initContract();
+
+/** The whole Phone Auth API. */
+export const contract = c.router({
+  auth: authContract,
+  profile: profileContract,
+});
+export type Contract = typeof contract;
+
+export { authContract } from './auth.contract.js';
+export { profileContract } from './profile.contract.js';
+export * from './errors.js';
+export * from './common-responses.js';
+export * from './schemas/common.js';
+export * from './schemas/auth.js';
+export * from './schemas/profile.js';
