@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import { createDatabase, type DatabaseHandle } from './db/database.js';
 import { migrateToLatest } from './db/migrator.js';
 import { systemClock, type Clock } from './lib/clock.js';
+import { createAuditLog, type AuditLog } from './modules/audit/audit.js';
 import { createInviteService, type InviteService } from './modules/invites/invites.service.js';
 import type { LimitsStore } from './modules/limits/limits.store.js';
 import { createMemoryLimitsStore } from './modules/limits/limits.store.memory.js';
@@ -42,6 +43,7 @@ export interface Stores {
 
 export interface Deps {
   config: Config;
+  audit: AuditLog;
   log: PinoLogger;
   clock: Clock;
   database: DatabaseHandle;
@@ -143,10 +145,12 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
       log,
     );
     const tokens = createTokenService({ keys, clock, config: config.jwt });
+    const audit = createAuditLog({ db: database.db, clock, log });
     const otp = createOtpService({
       store: stores.otp,
       limits: stores.limits,
       sms,
+      audit,
       clock,
       log,
       secret: otpSecret,
@@ -160,6 +164,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
       otp,
       tokens,
       denylist: stores.denylist,
+      audit,
       clock,
       log,
       config: config.jwt,
@@ -169,12 +174,13 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
       sessions,
       tokens,
       profile: createProfileService({ db: database.db }),
-      invites: createInviteService({ db: database.db, limits: stores.limits, clock, config: config.invites }),
+      invites: createInviteService({ db: database.db, limits: stores.limits, audit, clock, config: config.invites }),
     };
 
     const r = redis;
     return {
       config,
+      audit,
       log,
       clock,
       database,

@@ -39,10 +39,22 @@ export interface RefreshTokensTable {
   spent_at: NullableTimestamp;
 }
 
+export interface AuditEventsTable {
+  id: Generated<string>;
+  type: string;
+  user_id: string | null;
+  /** E.164 (never a code or a token). */
+  phone_number: string | null;
+  ip: string | null;
+  details: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  created_at: Timestamp;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
   refresh_tokens: RefreshTokensTable;
+  audit_events: AuditEventsTable;
 }
 
 export type User = Selectable<UsersTable>;

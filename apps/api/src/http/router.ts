@@ -25,12 +25,12 @@ export function createRouter(services: Services) {
         status: 200,
         body: await services.sessions.login(body.phone_number, body.otp_code, context(request)),
       }),
-      refresh: async ({ body }) => ({
+      refresh: async ({ body, request }) => ({
         status: 200,
-        body: await services.sessions.refresh(body.refresh_token),
+        body: await services.sessions.refresh(body.refresh_token, context(request)),
       }),
       logout: async ({ body, request }) => {
-        await services.sessions.logout(claimsOf(request), body?.all === true);
+        await services.sessions.logout(claimsOf(request), body?.all === true, context(request));
         return { status: 204, body: undefined };
       },
       jwks: async ({ reply }) => {
@@ -49,7 +49,7 @@ export function createRouter(services: Services) {
       }),
       activateInvite: async ({ body, request }) => ({
         status: 200,
-        body: await services.invites.activate(claimsOf(request).sub, body.other_profile_invite_code),
+        body: await services.invites.activate(claimsOf(request).sub, body.other_profile_invite_code, context(request)),
       }),
     },
   });

@@ -81,7 +81,7 @@ export async function startApp(
   const address = app.server.address();
   const url = typeof address === 'object' && address ? `http://127.0.0.1:${address.port}` : '';
 
-  async function request<T>(method: string, p: string, o: RequestOptions = {}): Promise<HttpResult<T>> {
+  async function request<T = any>(method: string, p: string, o: RequestOptions = {}): Promise<HttpResult<T>> {
     const headers: Record<string, string> = { ...o.headers };
     let body: string | Buffer | undefined;
     if (o.rawBody !== undefined) {

@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely';
 import * as initial from './20261125080000_initial.js';
+import * as auditEvents from './20261125090000_audit_events.js';
 
 /**
  * Every migration, by its timestamped name. Listed statically (rather than read from the
@@ -7,4 +8,5 @@ import * as initial from './20261125080000_initial.js';
  */
 export const migrations: Record<string, Migration> = {
   '20261125080000_initial': initial,
+  '20261125090000_audit_events': auditEvents,
 };

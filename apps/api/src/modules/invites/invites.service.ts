@@ -3,24 +3,27 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../db/types.js';
 import type { Clock } from '../../lib/clock.js';
 import { AppError, retrySeconds } from '../../lib/errors.js';
+import type { AuditLog } from '../audit/audit.js';
 import type { LimitsStore } from '../limits/limits.store.js';
+import type { RequestContext } from '../otp/otp.service.js';
 import { activateInvite } from './invites.repository.js';
 
 export const ACTIVATED_MESSAGE = "The other user's invite code was successfully activated in the user's profile.";
 
 export interface InviteService {
-  activate(userId: string, code: string): Promise<ActivateInviteResponse>;
+  activate(userId: string, code: string, ctx: RequestContext): Promise<ActivateInviteResponse>;
 }
 
 export function createInviteService(deps: {
   db: Kysely<Database>;
   limits: LimitsStore;
+  audit: AuditLog;
   clock: Clock;
   config: { maxFailures: number; failureWindowSeconds: number };
 }): InviteService {
-  const { db, limits, clock, config } = deps;
+  const { db, limits, audit, clock, config } = deps;
   return {
-    async activate(userId, code) {
+    async activate(userId, code, ctx) {
       // Reserve one failed attempt before looking the code up, so that concurrent guesses can
       // never exceed the budget; a successful (or already-done) activation gives it back.
       const key = `invite-fail:${userId}`;
@@ -31,6 +34,12 @@ export function createInviteService(deps: {
         });
       }
       const outcome = await activateInvite(db, userId, code, new Date(clock.now()));
+      await audit.record({
+        type: outcome.kind === 'activated' ? 'invite_activated' : 'invite_failed',
+        userId,
+        ip: ctx.ip,
+        details: { code, outcome: outcome.kind },
+      });
       switch (outcome.kind) {
         case 'activated':
           await limits.refund(key);

@@ -4,6 +4,7 @@ import { AppError, retrySeconds } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { maskPhone, parsePhone, type PhoneRules } from '../../lib/phone.js';
 import { constantTimeEqual, generateOtp, hashOtp, randomId } from '../../lib/secrets.js';
+import type { AuditLog } from '../audit/audit.js';
 import type { LimitsStore } from '../limits/limits.store.js';
 import { SmsDeliveryError, type SmsSender } from '../sms/sms.sender.js';
 import type { OtpStore } from './otp.store.js';
@@ -39,6 +40,7 @@ export function createOtpService(deps: {
   store: OtpStore;
   limits: LimitsStore;
   sms: SmsSender;
+  audit: AuditLog;
   clock: Clock;
   log: Logger;
   secret: string;
@@ -47,7 +49,7 @@ export function createOtpService(deps: {
   ipLimits: { windowSeconds: number; requestCodePerIp: number; verifyCodePerIp: number };
   smsTimeoutMs: number;
 }): OtpService {
-  const { store, limits, sms, clock, log, secret, config } = deps;
+  const { store, limits, sms, clock, log, secret, config, audit } = deps;
 
   function parse(raw: string): string {
     const parsed = parsePhone(raw, deps.phoneRules);
@@ -100,6 +102,7 @@ export function createOtpService(deps: {
 
       const testCode = config.testNumbers.get(phone);
       if (testCode !== undefined) {
+        await audit.record({ type: 'otp_requested', phone, ip: ctx.ip, details: { provider: 'test_number' } });
         return {
           ...(config.exposeInResponse ? { otp_code: testCode } : {}),
           expires_in: config.ttlSeconds,
@@ -137,6 +140,7 @@ export function createOtpService(deps: {
         throw new AppError('SMS_DELIVERY_FAILED');
       }
       log.info({ phone: maskPhone(phone), provider: sms.name }, 'otp sent');
+      await audit.record({ type: 'otp_requested', phone, ip: ctx.ip, details: { provider: sms.name } });
       return {
         ...(config.exposeInResponse ? { otp_code: code } : {}),
         expires_in: config.ttlSeconds,
@@ -147,36 +151,49 @@ export function createOtpService(deps: {
     async verifyCode(rawPhone, code, ctx) {
       const phone = parse(rawPhone);
       await limitIp('verify', ctx.ip);
-
-      const testCode = config.testNumbers.get(phone);
-      if (testCode !== undefined) return verifyTestNumber(phone, testCode, code);
-
-      const check = await store.beginCheck({
-        phone,
-        now: clock.now(),
-        maxAttempts: config.maxAttempts,
-        failureLimit: config.maxFailuresPerPhone,
-        failureWindowMs: config.failureWindowSeconds * 1000,
-      });
-      switch (check.kind) {
-        case 'none':
-          throw new AppError('OTP_INVALID');
-        case 'too_many':
-          throw new AppError('OTP_TOO_MANY_ATTEMPTS');
-        case 'rate_limited':
-          throw new AppError('RATE_LIMITED', 'Too many failed codes for this phone; try again later.', {
-            retryAfterSeconds: retrySeconds(check.retryAfterMs),
-          });
-        case 'candidate':
-          break;
+      try {
+        const verified = await check(phone, code);
+        await audit.record({ type: 'otp_verified', phone, ip: ctx.ip });
+        return verified;
+      } catch (err) {
+        if (err instanceof AppError) {
+          await audit.record({ type: 'otp_failed', phone, ip: ctx.ip, details: { reason: err.code } });
+        }
+        throw err;
       }
-      if (constantTimeEqual(hashOtp(secret, phone, code), check.codeHash)) {
-        // Of concurrent correct submissions exactly one consumes the record.
-        if (await store.consume(phone, check.id)) return phone;
-        throw new AppError('OTP_INVALID');
-      }
-      const outcome = await store.reject(phone, check.id, config.maxAttempts);
-      throw new AppError(outcome === 'too_many' ? 'OTP_TOO_MANY_ATTEMPTS' : 'OTP_INVALID');
     },
   };
+
+  /** Checks the code against the store (or the fixed test code); returns the phone or throws. */
+  async function check(phone: string, code: string): Promise<string> {
+    const testCode = config.testNumbers.get(phone);
+    if (testCode !== undefined) return verifyTestNumber(phone, testCode, code);
+
+    const begun = await store.beginCheck({
+      phone,
+      now: clock.now(),
+      maxAttempts: config.maxAttempts,
+      failureLimit: config.maxFailuresPerPhone,
+      failureWindowMs: config.failureWindowSeconds * 1000,
+    });
+    switch (begun.kind) {
+      case 'none':
+        throw new AppError('OTP_INVALID');
+      case 'too_many':
+        throw new AppError('OTP_TOO_MANY_ATTEMPTS');
+      case 'rate_limited':
+        throw new AppError('RATE_LIMITED', 'Too many failed codes for this phone; try again later.', {
+          retryAfterSeconds: retrySeconds(begun.retryAfterMs),
+        });
+      case 'candidate':
+        break;
+    }
+    if (constantTimeEqual(hashOtp(secret, phone, code), begun.codeHash)) {
+      // Of concurrent correct submissions exactly one consumes the record.
+      if (await store.consume(phone, begun.id)) return phone;
+      throw new AppError('OTP_INVALID');
+    }
+    const outcome = await store.reject(phone, begun.id, config.maxAttempts);
+    throw new AppError(outcome === 'too_many' ? 'OTP_TOO_MANY_ATTEMPTS' : 'OTP_INVALID');
+  }
 }

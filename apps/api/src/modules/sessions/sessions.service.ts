@@ -7,6 +7,7 @@ import { AppError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { maskPhone } from '../../lib/phone.js';
 import { generateRefreshToken, sha256 } from '../../lib/secrets.js';
+import type { AuditLog } from '../audit/audit.js';
 import type { OtpService, RequestContext } from '../otp/otp.service.js';
 import type { AccessClaims, TokenService } from '../tokens/token.service.js';
 import { findOrCreateUser } from '../users/users.repository.js';
@@ -17,9 +18,9 @@ export interface SessionService {
   /** PUT /auth/: verify the code, create the user on first login, open a session. */
   login(rawPhone: string, code: string, ctx: RequestContext): Promise<TokenResponse>;
   /** POST /auth/refresh: rotate the refresh token (reuse ends the session). */
-  refresh(refreshToken: string): Promise<TokenResponse>;
+  refresh(refreshToken: string, ctx: RequestContext): Promise<TokenResponse>;
   /** POST /auth/logout */
-  logout(claims: AccessClaims, all: boolean): Promise<void>;
+  logout(claims: AccessClaims, all: boolean, ctx: RequestContext): Promise<void>;
   /** Refuses tokens of ended sessions: one denylist lookup per request. */
   assertActive(claims: AccessClaims): Promise<void>;
   /** Ends every session of a user (logout all, blocking). */
@@ -31,11 +32,12 @@ export function createSessionService(deps: {
   otp: OtpService;
   tokens: TokenService;
   denylist: DenylistStore;
+  audit: AuditLog;
   clock: Clock;
   log: Logger;
   config: { refreshTtlSeconds: number };
 }): SessionService {
-  const { db, otp, tokens, denylist, clock, log, config } = deps;
+  const { db, otp, tokens, denylist, audit, clock, log, config } = deps;
   // A revoked session stays on the denylist for as long as any of its access tokens can live.
   const denyTtlMs = () => (tokens.accessTtlSeconds + 60) * 1000;
 
@@ -72,10 +74,11 @@ export function createSessionService(deps: {
         userAgent: ctx.userAgent?.slice(0, 512) ?? null,
       });
       log.info({ phone: maskPhone(phone), userId: user.id, sessionId, created }, 'login');
+      await audit.record({ type: 'login', userId: user.id, phone, ip: ctx.ip, details: { session_id: sessionId, user_created: created } });
       return pair(user.id, sessionId, phone, refreshToken, created);
     },
 
-    async refresh(refreshToken) {
+    async refresh(refreshToken, ctx) {
       const now = new Date(clock.now());
       const next = generateRefreshToken();
       const outcome = await rotateRefreshToken(db, {
@@ -90,16 +93,19 @@ export function createSessionService(deps: {
         const revoked = await revokeSessions(db, { sessionId: outcome.sessionId }, 'refresh_reused', now);
         await deny([outcome.sessionId, ...revoked]);
         log.warn({ userId: outcome.userId, sessionId: outcome.sessionId }, 'refresh token reused; session revoked');
+        await audit.record({ type: 'refresh_reused', userId: outcome.userId, ip: ctx.ip, details: { session_id: outcome.sessionId } });
         throw new AppError('REFRESH_TOKEN_REUSED');
       }
       if (outcome.blocked) throw new AppError('USER_BLOCKED');
+      await audit.record({ type: 'token_refreshed', userId: outcome.userId, phone: outcome.phone, ip: ctx.ip, details: { session_id: outcome.sessionId } });
       return pair(outcome.userId, outcome.sessionId, outcome.phone, next, false);
     },
 
-    async logout(claims, all) {
+    async logout(claims, all, ctx) {
       const now = new Date(clock.now());
       const revoked = await revokeSessions(db, all ? { userId: claims.sub } : { sessionId: claims.sid }, 'logout', now);
       await deny([claims.sid, ...revoked]);
+      await audit.record({ type: 'logout', userId: claims.sub, phone: claims.phone_number, ip: ctx.ip, details: { all, sessions: revoked.length } });
     },
 
     async assertActive(claims) {
