@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backends } from './support/backends.js';
+import { startApp, type TestApp } from './support/app.js';
+
+describe.each(backends)('concurrency on $name', (backend) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startApp(backend);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('the same correct code submitted 20 times at once yields exactly one token pair', async () => {
+    const phone = '+79140000001';
+    const sent = await t.request('POST', '/auth/', { body: { phone_number: phone } });
+    const body = { phone_number: phone, otp_code: sent.body.otp_code };
+    const results = await Promise.all(Array.from({ length: 20 }, () => t.request('PUT', '/auth/', { body })));
+    const ok = results.filter((r) => r.status === 200);
+    expect(ok).toHaveLength(1);
+    for (const r of results.filter((r) => r.status !== 200)) {
+      expect(['OTP_INVALID', 'OTP_TOO_MANY_ATTEMPTS']).toContain(r.body.error.code);
+    }
+    const sessions = await t.deps.database.db
+      .selectFrom('sessions')
+      .innerJoin('users', 'users.id', 'sessions.user_id')
+      .select('sessions.id')
+      .where('users.phone_number', '=', phone)
+      .execute();
+    expect(sessions).toHaveLength(1);
+  });
+
+  it('first logins of one phone at once yield one user', async () => {
+    // A test number has a fixed code that can be verified many times, so the logins really race
+    // on creating the user (the unique phone constraint decides).
+    const phone = '+79140000002';
+    const app = await startApp(backend, { env: { OTP_TEST_NUMBERS: `${phone}:2468` } });
+    try {
+      const results = await Promise.all(
+        Array.from({ length: 20 }, () => app.request('PUT', '/auth/', { body: { phone_number: phone, otp_code: '2468' } })),
+      );
+      expect(results.map((r) => r.status)).toEqual(Array(20).fill(200));
+      expect(results.filter((r) => r.body.user_created)).toHaveLength(1);
+      const users = await app.deps.database.db.selectFrom('users').select('id').where('phone_number', '=', phone).execute();
+      expect(users).toHaveLength(1);
+      const subs = new Set(results.map((r) => JSON.parse(Buffer.from(r.body.access_token.split('.')[1], 'base64url').toString()).sub));
+      expect(subs.size).toBe(1);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('20 concurrent activations by one user yield exactly one success', async () => {
+    const inviters = [];
+    for (let i = 0; i < 20; i++) {
+      const { access_token } = await t.login(`+791400001${String(i).padStart(2, '0')}`);
+      inviters.push((await t.request('GET', '/profile/', { token: access_token })).body.invite_code as string);
+    }
+    const me = await t.login('+79140000200');
+    const results = await Promise.all(
+      inviters.map((code) => t.request('POST', '/profile/', { token: me.access_token, body: { other_profile_invite_code: code } })),
+    );
+    expect(results.filter((r) => r.status === 200)).toHaveLength(1);
+    // The losers hear that a code is already activated — or, when more requests are in flight at
+    // once than the failed-activation budget (each reserves a unit before it knows its outcome),
+    // RATE_LIMITED. Never a second success.
+    for (const r of results.filter((r) => r.status !== 200)) {
+      expect(['INVITE_CODE_ALREADY_ACTIVATED', 'RATE_LIMITED']).toContain(r.body.error.code);
+    }
+    const counts = await t.deps.database.db
+      .selectFrom('users')
+      .select((eb) => eb.fn.sum<number>('invited_count').as('total'))
+      .where('invite_code', 'in', inviters)
+      .executeTakeFirstOrThrow();
+    expect(Number(counts.total)).toBe(1);
+  });
+
+  it('two users activating each other at the same time cannot form a cycle', async () => {
+    for (let round = 0; round < 5; round++) {
+      const a = await t.login(`+7914000030${round}`);
+      const b = await t.login(`+7914000040${round}`);
+      const codeA = (await t.request('GET', '/profile/', { token: a.access_token })).body.invite_code;
+      const codeB = (await t.request('GET', '/profile/', { token: b.access_token })).body.invite_code;
+      const [ra, rb] = await Promise.all([
+        t.request('POST', '/profile/', { token: a.access_token, body: { other_profile_invite_code: codeB } }),
+        t.request('POST', '/profile/', { token: b.access_token, body: { other_profile_invite_code: codeA } }),
+      ]);
+      expect([ra.status, rb.status].sort()).toEqual([200, 422]);
+      expect([ra, rb].find((r) => r.status === 422)?.body.error.code).toBe('INVITE_CODE_CYCLE');
+    }
+  });
+
+  it('concurrent code requests for one phone send exactly one SMS (the cooldown holds)', async () => {
+    const phone = '+79140000500';
+    const before = t.sms.sent.length;
+    const results = await Promise.all(Array.from({ length: 20 }, () => t.request('POST', '/auth/', { body: { phone_number: phone } })));
+    expect(results.filter((r) => r.status === 200)).toHaveLength(1);
+    expect(results.filter((r) => r.status === 429).every((r) => r.body.error.code === 'OTP_RESEND_TOO_SOON')).toBe(true);
+    expect(t.sms.sent.length - before).toBe(1);
+  });
+});
