@@ -128,6 +128,30 @@ describe('dependencies down', () => {
   });
 });
 
+describe('unexpected failures', () => {
+  it('answer INTERNAL 500 without internals, and log the detail with the request id', async () => {
+    const t = await startApp(embedded);
+    try {
+      // Make a service fail the way a bug would.
+      t.deps.services.profile.getProfile = async () => {
+        throw new TypeError('cannot read secret_internal_detail of undefined');
+      };
+      const { access_token } = await t.login('+79150000020');
+      const res = await t.request('GET', '/profile/', { token: access_token, headers: { 'x-request-id': 'boom-1' } });
+      expect(res.status).toBe(500);
+      expect(res.body).toEqual({
+        error: { code: 'INTERNAL', message: 'Something went wrong on our side.', request_id: 'boom-1' },
+      });
+      expect(res.text).not.toContain('secret_internal_detail');
+      const logged = t.logs.find((l) => l.includes('secret_internal_detail'));
+      expect(logged).toBeDefined();
+      expect(JSON.parse(logged!)).toMatchObject({ level: 50, reqId: 'boom-1' });
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('configuration', () => {
   it('refuses bad values with a message naming each variable', () => {
     const attempt = () =>
