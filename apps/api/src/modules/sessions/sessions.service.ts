@@ -96,7 +96,7 @@ export function createSessionService(deps: {
         await audit.record({ type: 'refresh_reused', userId: outcome.userId, ip: ctx.ip, details: { session_id: outcome.sessionId } });
         throw new AppError('REFRESH_TOKEN_REUSED');
       }
-      if (outcome.blocked) throw new AppError('USER_BLOCKED');
+      if (outcome.kind === 'blocked') throw new AppError('USER_BLOCKED');
       await audit.record({ type: 'token_refreshed', userId: outcome.userId, phone: outcome.phone, ip: ctx.ip, details: { session_id: outcome.sessionId } });
       return pair(outcome.userId, outcome.sessionId, outcome.phone, next, false);
     },
