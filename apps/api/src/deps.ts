@@ -9,6 +9,7 @@ import { migrateToLatest } from './db/migrator.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { createAuditLog, type AuditLog } from './modules/audit/audit.js';
 import { createInviteService, type InviteService } from './modules/invites/invites.service.js';
+import { createIpLimiter } from './modules/limits/ip-limits.js';
 import type { LimitsStore } from './modules/limits/limits.store.js';
 import { createMemoryLimitsStore } from './modules/limits/limits.store.memory.js';
 import { createRedisLimitsStore } from './modules/limits/limits.store.redis.js';
@@ -146,6 +147,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     );
     const tokens = createTokenService({ keys, clock, config: config.jwt });
     const audit = createAuditLog({ db: database.db, clock, log });
+    const ipLimits = createIpLimiter({ limits: stores.limits, clock, config: config.rateLimits });
     const otp = createOtpService({
       store: stores.otp,
       limits: stores.limits,
@@ -156,7 +158,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
       secret: otpSecret,
       phoneRules: config.phone,
       config: config.otp,
-      ipLimits: config.rateLimits,
+      ipLimits,
       smsTimeoutMs: config.sms.timeoutMs,
     });
     const sessions = createSessionService({
@@ -164,6 +166,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
       otp,
       tokens,
       denylist: stores.denylist,
+      ipLimits,
       audit,
       clock,
       log,

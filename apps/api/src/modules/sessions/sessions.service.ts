@@ -8,6 +8,7 @@ import type { Logger } from '../../lib/logger.js';
 import { maskPhone } from '../../lib/phone.js';
 import { generateRefreshToken, sha256 } from '../../lib/secrets.js';
 import type { AuditLog } from '../audit/audit.js';
+import type { IpLimiter } from '../limits/ip-limits.js';
 import type { OtpService, RequestContext } from '../otp/otp.service.js';
 import type { AccessClaims, TokenService } from '../tokens/token.service.js';
 import { findOrCreateUser } from '../users/users.repository.js';
@@ -32,6 +33,7 @@ export function createSessionService(deps: {
   otp: OtpService;
   tokens: TokenService;
   denylist: DenylistStore;
+  ipLimits: IpLimiter;
   audit: AuditLog;
   clock: Clock;
   log: Logger;
@@ -79,6 +81,7 @@ export function createSessionService(deps: {
     },
 
     async refresh(refreshToken, ctx) {
+      await deps.ipLimits.check('refresh', ctx.ip);
       const now = new Date(clock.now());
       const next = generateRefreshToken();
       const outcome = await rotateRefreshToken(db, {
