@@ -72,6 +72,11 @@ export const LOG_REDACT_PATHS = [
   '*.access_token',
   '*.refresh_token',
   '*.code',
+  // Defence in depth: Fastify's request serializer logs neither headers nor bodies today; if a
+  // future change logs them, these never reach a line. Full phones are logged masked (`phone`).
+  'req.body',
+  '*.headers.authorization',
+  '*.phone_number',
 ];
 
 export function createLogger(config: Pick<Config, 'logLevel'>, stream?: DestinationStream): PinoLogger {
