@@ -77,6 +77,8 @@ export const LOG_REDACT_PATHS = [
   'req.body',
   '*.headers.authorization',
   '*.phone_number',
+  // Postgres puts offending values (a phone in a unique violation) in an error's detail.
+  'err.detail',
 ];
 
 export function createLogger(config: Pick<Config, 'logLevel'>, stream?: DestinationStream): PinoLogger {
