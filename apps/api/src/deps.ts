@@ -9,6 +9,7 @@ import { migrateToLatest } from './db/migrator.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { createAuditLog, type AuditLog } from './modules/audit/audit.js';
 import { createInviteService, type InviteService } from './modules/invites/invites.service.js';
+import { createIpLimiter } from './modules/limits/ip-limits.js';
 import type { LimitsStore } from './modules/limits/limits.store.js';
 import { createMemoryLimitsStore } from './modules/limits/limits.store.memory.js';
 import { createRedisLimitsStore } from './modules/limits/limits.store.redis.js';
@@ -71,6 +72,13 @@ export const LOG_REDACT_PATHS = [
   '*.access_token',
   '*.refresh_token',
   '*.code',
+  // Defence in depth: Fastify's request serializer logs neither headers nor bodies today; if a
+  // future change logs them, these never reach a line. Full phones are logged masked (`phone`).
+  'req.body',
+  '*.headers.authorization',
+  '*.phone_number',
+  // Postgres puts offending values (a phone in a unique violation) in an error's detail.
+  'err.detail',
 ];
 
 export function createLogger(config: Pick<Config, 'logLevel'>, stream?: DestinationStream): PinoLogger {
@@ -146,6 +154,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     );
     const tokens = createTokenService({ keys, clock, config: config.jwt });
     const audit = createAuditLog({ db: database.db, clock, log });
+    const ipLimits = createIpLimiter({ limits: stores.limits, clock, config: config.rateLimits });
     const otp = createOtpService({
       store: stores.otp,
       limits: stores.limits,
@@ -156,7 +165,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
       secret: otpSecret,
       phoneRules: config.phone,
       config: config.otp,
-      ipLimits: config.rateLimits,
+      ipLimits,
       smsTimeoutMs: config.sms.timeoutMs,
     });
     const sessions = createSessionService({
@@ -164,6 +173,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
       otp,
       tokens,
       denylist: stores.denylist,
+      ipLimits,
       audit,
       clock,
       log,

@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config.js';
 import { createDeps, type Deps, type DepsOverrides } from '../../src/deps.js';
 import type { Backend } from './backends.js';
 import { createTestClock, type TestClock } from './clock.js';
+import type { SmsSender } from '../../src/modules/sms/sms.sender.js';
 import { createCapturingSms, type CapturingSms } from './sms.js';
 
 export interface HttpResult<T = any> {
@@ -40,16 +41,58 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+export interface StartOptions {
+  env?: Record<string, string>;
+  /**
+   * The SMS sender: a capturing fake by default; a given sender; or `'configured'` for the
+   * provider SMS_PROVIDER selects (webhook/twilio tests against local HTTP servers).
+   */
+  sms?: SmsSender | 'configured';
+  /**
+   * Keep the database across `restart()`: the embedded backend then uses a PGlite directory in
+   * DATA_DIR instead of memory://. (Postgres keeps its schema either way.)
+   */
+  persistent?: boolean;
+}
+
+export interface RestartableTestApp extends TestApp {
+  /**
+   * Stops this app (keeping the database, DATA_DIR and clock) and starts a new one with these
+   * environment overrides on top of the original ones. The returned app owns the cleanup.
+   */
+  restart(env?: Record<string, string>): Promise<RestartableTestApp>;
+}
+
 /**
  * Starts the real app on a random port on the given backend, with a controllable clock and a
- * capturing SMS sender (unless `sms` is given). Requests go over real HTTP.
+ * capturing SMS sender (unless `sms` says otherwise). Requests go over real HTTP.
  */
-export async function startApp(
-  backend: Backend,
-  opts: { env?: Record<string, string>; sms?: DepsOverrides['sms'] } = {},
-): Promise<TestApp> {
+export async function startApp(backend: Backend, opts: StartOptions = {}): Promise<RestartableTestApp> {
   const provisioned = await backend.provision();
   const dataDir = await mkdtemp(path.join(tmpdir(), 'phone-auth-test-'));
+  const storageEnv = { ...provisioned.env };
+  if (opts.persistent && storageEnv.DATABASE_URL === 'memory://') delete storageEnv.DATABASE_URL;
+  const cleanup = async () => {
+    await provisioned.cleanup();
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  try {
+    return await boot({ storageEnv, dataDir, env: opts.env ?? {}, sms: opts.sms, clock: createTestClock(), cleanup });
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+async function boot(b: {
+  storageEnv: Record<string, string>;
+  dataDir: string;
+  env: Record<string, string>;
+  sms: StartOptions['sms'];
+  clock: TestClock;
+  cleanup: () => Promise<void>;
+}): Promise<RestartableTestApp> {
+  const { clock, dataDir } = b;
   const config = loadConfig({
     LOG_LEVEL: 'info',
     DATA_DIR: dataDir,
@@ -57,10 +100,9 @@ export async function startApp(
     RATE_LIMIT_REQUEST_CODE_PER_IP: '100000',
     RATE_LIMIT_VERIFY_CODE_PER_IP: '100000',
     RATE_LIMIT_REFRESH_PER_IP: '100000',
-    ...provisioned.env,
-    ...opts.env,
+    ...b.storageEnv,
+    ...b.env,
   });
-  const clock = createTestClock();
   const sms = createCapturingSms();
   const logs: string[] = [];
   const logStream = new Writable({
@@ -69,15 +111,17 @@ export async function startApp(
       done();
     },
   });
-  let deps: Deps;
+  const overrides: DepsOverrides = { clock, logStream };
+  if (b.sms !== 'configured') overrides.sms = b.sms ?? sms;
+  const deps = await createDeps(config, overrides);
+  let app: FastifyInstance;
   try {
-    deps = await createDeps(config, { clock, sms: opts.sms ?? sms, logStream });
+    app = await buildApp(deps);
+    await app.listen({ port: 0, host: '127.0.0.1' });
   } catch (err) {
-    await provisioned.cleanup();
+    await deps.close();
     throw err;
   }
-  const app = await buildApp(deps);
-  await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   const url = typeof address === 'object' && address ? `http://127.0.0.1:${address.port}` : '';
 
@@ -103,6 +147,11 @@ export async function startApp(
     return { status: res.status, headers: res.headers, body: parsed as T, text };
   }
 
+  const stop = async () => {
+    await app.close();
+    await deps.close();
+  };
+
   return {
     url,
     app,
@@ -119,11 +168,18 @@ export async function startApp(
       if (res.status !== 200) throw new Error(`PUT /auth/ ${res.status}: ${res.text}`);
       return res.body;
     },
+    async restart(env = {}) {
+      await stop();
+      try {
+        return await boot({ ...b, env: { ...b.env, ...env } });
+      } catch (err) {
+        await b.cleanup();
+        throw err;
+      }
+    },
     async close() {
-      await app.close();
-      await deps.close();
-      await provisioned.cleanup();
-      await rm(dataDir, { recursive: true, force: true });
+      await stop();
+      await b.cleanup();
     },
   };
 }

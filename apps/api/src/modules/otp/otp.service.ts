@@ -5,6 +5,7 @@ import type { Logger } from '../../lib/logger.js';
 import { maskPhone, parsePhone, type PhoneRules } from '../../lib/phone.js';
 import { constantTimeEqual, generateOtp, hashOtp, randomId } from '../../lib/secrets.js';
 import type { AuditLog } from '../audit/audit.js';
+import type { IpLimiter } from '../limits/ip-limits.js';
 import type { LimitsStore } from '../limits/limits.store.js';
 import { SmsDeliveryError, type SmsSender } from '../sms/sms.sender.js';
 import type { OtpStore } from './otp.store.js';
@@ -46,7 +47,7 @@ export function createOtpService(deps: {
   secret: string;
   phoneRules: PhoneRules;
   config: OtpConfig;
-  ipLimits: { windowSeconds: number; requestCodePerIp: number; verifyCodePerIp: number };
+  ipLimits: IpLimiter;
   smsTimeoutMs: number;
 }): OtpService {
   const { store, limits, sms, clock, log, secret, config, audit } = deps;
@@ -55,16 +56,6 @@ export function createOtpService(deps: {
     const parsed = parsePhone(raw, deps.phoneRules);
     if (!parsed.ok) throw new AppError(parsed.code);
     return parsed.e164;
-  }
-
-  async function limitIp(kind: 'request' | 'verify', ip: string) {
-    const limit = kind === 'request' ? deps.ipLimits.requestCodePerIp : deps.ipLimits.verifyCodePerIp;
-    const result = await limits.consume(`ip:${kind}:${ip}`, limit, deps.ipLimits.windowSeconds * 1000, clock.now());
-    if (!result.allowed) {
-      throw new AppError('RATE_LIMITED', 'Too many requests from this address; try again later.', {
-        retryAfterSeconds: retrySeconds(result.retryAfterMs),
-      });
-    }
   }
 
   async function deliver(phone: string, code: string): Promise<void> {
@@ -97,8 +88,9 @@ export function createOtpService(deps: {
     parse,
 
     async requestCode(rawPhone, ctx) {
+      // The IP is counted first: malformed and refused numbers cost a request too.
+      await deps.ipLimits.check('request', ctx.ip);
       const phone = parse(rawPhone);
-      await limitIp('request', ctx.ip);
 
       const testCode = config.testNumbers.get(phone);
       if (testCode !== undefined) {
@@ -149,8 +141,8 @@ export function createOtpService(deps: {
     },
 
     async verifyCode(rawPhone, code, ctx) {
+      await deps.ipLimits.check('verify', ctx.ip);
       const phone = parse(rawPhone);
-      await limitIp('verify', ctx.ip);
       try {
         const verified = await check(phone, code);
         await audit.record({ type: 'otp_verified', phone, ip: ctx.ip });

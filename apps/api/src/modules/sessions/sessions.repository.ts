@@ -18,9 +18,17 @@ export async function insertSession(
 }
 
 export type RotateOutcome =
-  | { kind: 'rotated'; sessionId: string; userId: string; phone: string; blocked: boolean }
+  | { kind: 'rotated'; sessionId: string; userId: string; phone: string }
   | { kind: 'reused'; sessionId: string; userId: string }
+  | { kind: 'blocked'; sessionId: string; userId: string }
   | { kind: 'invalid' };
+
+/** Thrown inside the rotation transaction to undo the spend while still reporting an outcome. */
+class RollbackWith extends Error {
+  constructor(readonly outcome: RotateOutcome) {
+    super('rollback');
+  }
+}
 
 /**
  * Spends `oldHash` and stores `newHash` for the same session, in one transaction.
@@ -28,8 +36,23 @@ export type RotateOutcome =
  * Concurrency: `UPDATE … SET spent_at WHERE spent_at IS NULL` is the race gate — of concurrent
  * refreshes with one token exactly one marks it spent and gets a new pair. A token that is
  * already spent is a replay: the caller revokes the session (reuse detection).
+ *
+ * When the token was spendable but its session is revoked or its user blocked, the transaction
+ * is rolled back: the token stays unspent, so it is not later mistaken for a replay.
  */
 export async function rotateRefreshToken(
+  db: Kysely<Database>,
+  r: { oldHash: Buffer; newHash: Buffer; now: Date; expiresAt: Date },
+): Promise<RotateOutcome> {
+  try {
+    return await rotateInTransaction(db, r);
+  } catch (err) {
+    if (err instanceof RollbackWith) return err.outcome;
+    throw err;
+  }
+}
+
+async function rotateInTransaction(
   db: Kysely<Database>,
   r: { oldHash: Buffer; newHash: Buffer; now: Date; expiresAt: Date },
 ): Promise<RotateOutcome> {
@@ -59,7 +82,8 @@ export async function rotateRefreshToken(
       .where('sessions.id', '=', spent.session_id)
       .where('sessions.revoked_at', 'is', null)
       .executeTakeFirst();
-    if (!session) return { kind: 'invalid' };
+    if (!session) throw new RollbackWith({ kind: 'invalid' });
+    if (session.blocked_at) throw new RollbackWith({ kind: 'blocked', sessionId: session.id, userId: session.user_id });
     await trx
       .insertInto('refresh_tokens')
       .values({ token_hash: r.newHash, session_id: session.id, created_at: r.now, expires_at: r.expiresAt })
@@ -69,7 +93,7 @@ export async function rotateRefreshToken(
       .set({ last_used_at: r.now, expires_at: r.expiresAt })
       .where('id', '=', session.id)
       .execute();
-    return { kind: 'rotated', sessionId: session.id, userId: session.user_id, phone: session.phone_number, blocked: session.blocked_at !== null };
+    return { kind: 'rotated', sessionId: session.id, userId: session.user_id, phone: session.phone_number };
   });
 }
 

@@ -8,6 +8,7 @@ import type { Logger } from '../../lib/logger.js';
 import { maskPhone } from '../../lib/phone.js';
 import { generateRefreshToken, sha256 } from '../../lib/secrets.js';
 import type { AuditLog } from '../audit/audit.js';
+import type { IpLimiter } from '../limits/ip-limits.js';
 import type { OtpService, RequestContext } from '../otp/otp.service.js';
 import type { AccessClaims, TokenService } from '../tokens/token.service.js';
 import { findOrCreateUser } from '../users/users.repository.js';
@@ -32,6 +33,7 @@ export function createSessionService(deps: {
   otp: OtpService;
   tokens: TokenService;
   denylist: DenylistStore;
+  ipLimits: IpLimiter;
   audit: AuditLog;
   clock: Clock;
   log: Logger;
@@ -79,6 +81,7 @@ export function createSessionService(deps: {
     },
 
     async refresh(refreshToken, ctx) {
+      await deps.ipLimits.check('refresh', ctx.ip);
       const now = new Date(clock.now());
       const next = generateRefreshToken();
       const outcome = await rotateRefreshToken(db, {
@@ -96,7 +99,7 @@ export function createSessionService(deps: {
         await audit.record({ type: 'refresh_reused', userId: outcome.userId, ip: ctx.ip, details: { session_id: outcome.sessionId } });
         throw new AppError('REFRESH_TOKEN_REUSED');
       }
-      if (outcome.blocked) throw new AppError('USER_BLOCKED');
+      if (outcome.kind === 'blocked') throw new AppError('USER_BLOCKED');
       await audit.record({ type: 'token_refreshed', userId: outcome.userId, phone: outcome.phone, ip: ctx.ip, details: { session_id: outcome.sessionId } });
       return pair(outcome.userId, outcome.sessionId, outcome.phone, next, false);
     },

@@ -1,0 +1,46 @@
+import type { Clock } from '../../lib/clock.js';
+import { AppError, retrySeconds } from '../../lib/errors.js';
+import type { LimitsStore } from './limits.store.js';
+
+/** The auth endpoints with their own per-IP budget (RATE_LIMIT_*_PER_IP). */
+export type IpLimitedAction = 'request' | 'verify' | 'refresh';
+
+export interface IpLimitsConfig {
+  windowSeconds: number;
+  requestCodePerIp: number;
+  verifyCodePerIp: number;
+  refreshPerIp: number;
+}
+
+export interface IpLimiter {
+  /** Counts one request of `action` from `ip`; throws RATE_LIMITED (with retry_after) when over. */
+  check(action: IpLimitedAction, ip: string): Promise<void>;
+}
+
+/**
+ * Per-IP fixed-window limits on the auth endpoints, kept in the shared limits store (Redis across
+ * replicas, in process on the embedded backend) and driven by the injected clock.
+ *
+ * Why not @fastify/rate-limit: its Redis store lets Redis expire the window (PTTL on the server's
+ * own time), so the injected clock cannot move it and tests would have to sleep; the in-process
+ * store reads Date.now(). Its custom-store hook would only wrap this same store, and it would add
+ * a second 429 path beside the AppError → error-handler one. One call here is all a route needs.
+ */
+export function createIpLimiter(deps: { limits: LimitsStore; clock: Clock; config: IpLimitsConfig }): IpLimiter {
+  const { limits, clock, config } = deps;
+  const limitOf: Record<IpLimitedAction, number> = {
+    request: config.requestCodePerIp,
+    verify: config.verifyCodePerIp,
+    refresh: config.refreshPerIp,
+  };
+  return {
+    async check(action, ip) {
+      const result = await limits.consume(`ip:${action}:${ip}`, limitOf[action], config.windowSeconds * 1000, clock.now());
+      if (!result.allowed) {
+        throw new AppError('RATE_LIMITED', 'Too many requests from this address; try again later.', {
+          retryAfterSeconds: retrySeconds(result.retryAfterMs),
+        });
+      }
+    },
+  };
+}
