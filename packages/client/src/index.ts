@@ -19,5 +19,5 @@ export {
   type AccessTokenVerifier,
   type AccessTokenVerifierOptions,
 } from './verify-token.js';
-export { contract, ErrorCode, errorStatus } from '@phone-auth/contract';
+export { AuditEventType, contract, ErrorCode, errorStatus } from '@phone-auth/contract';
 export type * from '@phone-auth/contract';
