@@ -30,9 +30,12 @@ import {
   type UserRow,
 } from './admin.repository.js';
 
-// The contract's list of audit event types and the API's must stay the same list.
-const _sameAuditTypes: readonly AuditEventType[] = AUDIT_EVENT_TYPES;
-void _sameAuditTypes;
+// The contract's list of audit event types and the API's must stay the same list: each of these
+// lines stops compiling when one side gains a type the other lacks.
+const _apiTypesInContract: readonly AuditEventType[] = AUDIT_EVENT_TYPES;
+const _contractTypesInApi: readonly (typeof AUDIT_EVENT_TYPES)[number][] = [] as AuditEventType[];
+void _apiTypesInContract;
+void _contractTypesInApi;
 
 export interface AdminService {
   /** False when ADMIN_API_TOKEN is not configured: the admin API then answers 404. */
