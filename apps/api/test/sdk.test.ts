@@ -139,6 +139,22 @@ describe.each(backends)('@phone-auth/client on $name', (backend) => {
       expect(limited.retryAfter).toBeGreaterThan(0);
     });
 
+    it('reports SERVICE_UNAVAILABLE with retryAfter when the database is down', async () => {
+      // A server whose Postgres refuses connections (a closed port): codes are still sent from the
+      // in-process store, but creating the session needs the database.
+      const down = await startApp(backend, {
+        env: { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', DATABASE_SCHEMA: 'public', MIGRATE_ON_START: 'false' },
+      });
+      try {
+        const client = clientFor(down);
+        const sent = await client.requestCode('+79126000008');
+        const err = await expectCode(client.verifyCode('+79126000008', sent.otp_code!), 'SERVICE_UNAVAILABLE', 503);
+        expect(err.retryAfter).toBe(5);
+      } finally {
+        await down.close();
+      }
+    });
+
     it('reports NETWORK_ERROR (status 0) when the server cannot be reached', async () => {
       const client = createPhoneAuthClient({ baseUrl: 'http://127.0.0.1:1' });
       const err = await expectCode(client.requestCode('+79126000007'), 'NETWORK_ERROR', 0);
