@@ -473,6 +473,36 @@ describe.each(backends)('@phone-auth/client on $name', (backend) => {
       await expectCode(strict.verify(token), 'UNAUTHORIZED', 401);
     });
 
+    it('refetches the keys when a token names a kid it has not seen (key rotation)', async () => {
+      // Two servers with different signing keys stand for the service before and after a key
+      // rotation: the JWKS URL first serves the old server's keys, then the new one's.
+      let source = other.url;
+      let fetches = 0;
+      const rotating = createAccessTokenVerifier({
+        jwksUrl: 'http://auth.invalid/.well-known/jwks.json',
+        issuer: 'phone-auth',
+        audience: 'phone-auth',
+        refetchCooldown: 0,
+        fetch: (_input, init) => {
+          fetches++;
+          return fetch(`${source}/.well-known/jwks.json`, init);
+        },
+      });
+      const before = createPhoneAuthClient({ baseUrl: other.url });
+      other.clock.advance(61_000);
+      const sent = await before.requestCode('+79126000405');
+      await before.verifyCode('+79126000405', sent.otp_code!);
+      expect((await rotating.verify(before.getTokens()!.accessToken)).phone_number).toBe('+79126000405');
+      expect(fetches).toBe(1);
+
+      source = t.url;
+      const after = await loggedIn('+79126000406');
+      expect((await rotating.verify(after.getTokens()!.accessToken)).phone_number).toBe('+79126000406');
+      expect(fetches).toBe(2);
+      await rotating.verify(after.getTokens()!.accessToken);
+      expect(fetches).toBe(2);
+    });
+
     it('reports SERVICE_UNAVAILABLE when the keys cannot be fetched', async () => {
       const client = await loggedIn('+79126000404');
       const unreachable = createAccessTokenVerifier({ baseUrl: 'http://127.0.0.1:1', issuer: 'phone-auth', audience: 'phone-auth' });

@@ -30,6 +30,8 @@ export interface AccessTokenVerifierOptions {
   clockTolerance?: number;
   /** How long fetched keys are trusted before a refetch, in ms (default 10 minutes). */
   cacheMaxAge?: number;
+  /** Least time between two JWKS fetches triggered by unknown `kid`s, in ms (default 30 s). */
+  refetchCooldown?: number;
   /** A fetch implementation for the JWKS request; the global `fetch` by default. */
   fetch?: typeof fetch;
 }
@@ -51,7 +53,7 @@ export function createAccessTokenVerifier(opts: AccessTokenVerifierOptions): Acc
   const fetchImpl = opts.fetch;
   const keys: JWTVerifyGetKey = createRemoteJWKSet(new URL(url), {
     cacheMaxAge: opts.cacheMaxAge ?? 10 * 60_000,
-    cooldownDuration: 30_000,
+    cooldownDuration: opts.refetchCooldown ?? 30_000,
     ...(fetchImpl ? { [customFetch]: (u: string, init: RequestInit) => fetchImpl(u, init) } : {}),
   });
   const algorithms = opts.algorithms ?? ['EdDSA', 'ES256'];
