@@ -136,6 +136,8 @@ const EnvSchema = z
     RATE_LIMIT_REQUEST_CODE_PER_IP: int(20, 1, 1_000_000),
     RATE_LIMIT_VERIFY_CODE_PER_IP: int(60, 1, 1_000_000),
     RATE_LIMIT_REFRESH_PER_IP: int(60, 1, 1_000_000),
+
+    ADMIN_API_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
   })
   .superRefine((env, ctx) => {
     if (env.SMS_PROVIDER === 'webhook') {
@@ -215,6 +217,8 @@ function build(env: z.output<typeof EnvSchema>) {
       verifyCodePerIp: env.RATE_LIMIT_VERIFY_CODE_PER_IP,
       refreshPerIp: env.RATE_LIMIT_REFRESH_PER_IP,
     },
+    /** Bearer token of the admin API; unset: the admin API answers 404. */
+    admin: { apiToken: env.ADMIN_API_TOKEN },
   };
 }
 

@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import { createDatabase, type DatabaseHandle } from './db/database.js';
 import { migrateToLatest } from './db/migrator.js';
 import { systemClock, type Clock } from './lib/clock.js';
+import { createAdminService, type AdminService } from './modules/admin/admin.service.js';
 import { createAuditLog, type AuditLog } from './modules/audit/audit.js';
 import { createInviteService, type InviteService } from './modules/invites/invites.service.js';
 import { createIpLimiter } from './modules/limits/ip-limits.js';
@@ -32,6 +33,7 @@ export interface Services {
   profile: ProfileService;
   invites: InviteService;
   tokens: TokenService;
+  admin: AdminService;
 }
 
 export interface Stores {
@@ -185,6 +187,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
       tokens,
       profile: createProfileService({ db: database.db }),
       invites: createInviteService({ db: database.db, limits: stores.limits, audit, clock, config: config.invites }),
+      admin: createAdminService({ db: database.db, sessions, audit, clock, log, phoneRules: config.phone, config: config.admin }),
     };
 
     const r = redis;

@@ -27,4 +27,11 @@ describe('contract', () => {
     expect(VerifyCodeBody.safeParse({ phone_number: '+79123456789', otp_code: 123 }).success).toBe(false);
     expect(VerifyCodeBody.safeParse({ phone_number: '+79123456789', otp_code: '١٢٣٤' }).success).toBe(false);
   });
+
+  it('puts every admin route under /admin/ behind the admin token', () => {
+    for (const route of Object.values(contract.admin)) {
+      expect(route.path.startsWith('/admin/')).toBe(true);
+      expect(route.metadata).toEqual({ auth: 'admin' });
+    }
+  });
 });

@@ -2,6 +2,7 @@ import type { RouteMetadata } from '@phone-auth/contract';
 import type { AppRoute } from '@ts-rest/core';
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '../lib/errors.js';
+import type { AdminService } from '../modules/admin/admin.service.js';
 import type { SessionService } from '../modules/sessions/sessions.service.js';
 import type { AccessClaims, TokenService } from '../modules/tokens/token.service.js';
 
@@ -25,10 +26,19 @@ export function bearerToken(request: FastifyRequest): string | null {
  * The token is verified (pinned algorithm, issuer, audience, expiry), then its session is checked
  * against the revocation denylist — one key lookup, no database query.
  */
-export function createAuthHook(deps: { tokens: TokenService; sessions: SessionService }) {
+export function createAuthHook(deps: { tokens: TokenService; sessions: SessionService; admin: AdminService }) {
   return async function authHook(request: FastifyRequest): Promise<void> {
     const route = (request.routeOptions.config as { tsRestRoute?: AppRoute }).tsRestRoute;
     const metadata = route?.metadata as RouteMetadata | undefined;
+    if (metadata?.auth === 'admin') {
+      // Without ADMIN_API_TOKEN the admin API does not exist, as far as anyone can tell.
+      if (!deps.admin.enabled) {
+        throw new AppError('NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0] ?? ''}.`);
+      }
+      const token = bearerToken(request);
+      if (!token || !deps.admin.checkToken(token)) throw new AppError('UNAUTHORIZED', 'A valid admin token is required.');
+      return;
+    }
     if (metadata?.auth !== 'user') return;
     const token = bearerToken(request);
     if (!token) throw new AppError('UNAUTHORIZED');

@@ -52,6 +52,24 @@ export function createRouter(services: Services) {
         body: await services.invites.activate(claimsOf(request).sub, body.other_profile_invite_code, context(request)),
       }),
     },
+    admin: {
+      listUsers: async ({ query }) => ({ status: 200, body: await services.admin.listUsers(query) }),
+      getUser: async ({ params }) => ({ status: 200, body: await services.admin.getUser(params.phone) }),
+      blockUser: async ({ params, request }) => ({
+        status: 200,
+        body: await services.admin.block(params.phone, context(request)),
+      }),
+      unblockUser: async ({ params, request }) => ({
+        status: 200,
+        body: await services.admin.unblock(params.phone, context(request)),
+      }),
+      revokeSessions: async ({ params, request }) => ({
+        status: 200,
+        body: await services.admin.revokeSessions(params.phone, context(request)),
+      }),
+      stats: async () => ({ status: 200, body: await services.admin.stats() }),
+      audit: async ({ query }) => ({ status: 200, body: await services.admin.audit(query) }),
+    },
   });
 }
 
@@ -62,7 +80,7 @@ export function createRouter(services: Services) {
 export async function registerApiRoutes(app: FastifyInstance, services: Services): Promise<void> {
   await app.register(async (scope) => {
     scope.decorateRequest('auth', null);
-    scope.addHook('onRequest', createAuthHook({ tokens: services.tokens, sessions: services.sessions }));
+    scope.addHook('onRequest', createAuthHook({ tokens: services.tokens, sessions: services.sessions, admin: services.admin }));
     await scope.register(s.plugin(createRouter(services)), {
       logInitialization: false,
       responseValidation: false,

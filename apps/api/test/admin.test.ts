@@ -1,0 +1,81 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { backends } from './support/backends.js';
+import { startApp, type TestApp } from './support/app.js';
+
+/**
+ * Admin API details seen over raw HTTP (the SDK-level behaviour is in sdk.test.ts): the 404 that
+ * hides it without a token, the auth header forms, and phones in the path.
+ */
+
+const ADMIN_TOKEN = 'raw-admin-token-0123456789abcdefghijklmnopq';
+
+describe('ADMIN_API_TOKEN configuration', () => {
+  it('refuses a token shorter than 32 characters, naming the variable', () => {
+    expect(() => loadConfig({ ADMIN_API_TOKEN: 'too-short' })).toThrow(/ADMIN_API_TOKEN: must be at least 32 characters/);
+    expect(loadConfig({ ADMIN_API_TOKEN: ADMIN_TOKEN }).admin.apiToken).toBe(ADMIN_TOKEN);
+    expect(loadConfig({}).admin.apiToken).toBeUndefined();
+  });
+});
+
+describe.each(backends)('admin API over HTTP on $name', (backend) => {
+  let t: TestApp;
+  let hidden: TestApp;
+  beforeAll(async () => {
+    t = await startApp(backend, { env: { ADMIN_API_TOKEN: ADMIN_TOKEN } });
+    hidden = await startApp(backend);
+  });
+  afterAll(async () => {
+    await Promise.all([t?.close(), hidden?.close()]);
+  });
+
+  it('without ADMIN_API_TOKEN answers exactly like an unknown route, token or not', async () => {
+    const unknown = await hidden.request('GET', '/no-such-route');
+    for (const [method, path] of [
+      ['GET', '/admin/stats'],
+      ['GET', '/admin/users?limit=5'],
+      ['POST', '/admin/users/%2B79128000001/block'],
+    ] as const) {
+      const res = await hidden.request(method, path, { token: ADMIN_TOKEN });
+      expect(res.status).toBe(404);
+      expect(res.body.error.code).toBe('NOT_FOUND');
+      expect(res.body.error.message).toBe(`No route ${method} ${path.split('?')[0]}.`);
+      expect(Object.keys(res.body.error).sort()).toEqual(Object.keys(unknown.body.error).sort());
+    }
+  });
+
+  it('takes the token as a case-insensitive Bearer and refuses anything else with 401', async () => {
+    const ok = await t.request('GET', '/admin/stats', { headers: { authorization: `bearer ${ADMIN_TOKEN}` } });
+    expect(ok.status).toBe(200);
+    for (const authorization of [undefined, `Basic ${ADMIN_TOKEN}`, `Bearer ${ADMIN_TOKEN.slice(0, -1)}`, `Bearer ${ADMIN_TOKEN}x`]) {
+      const res = await t.request('GET', '/admin/stats', { headers: authorization ? { authorization } : {} });
+      expect(res.status).toBe(401);
+      expect(res.body.error).toMatchObject({ code: 'UNAUTHORIZED', message: 'A valid admin token is required.' });
+    }
+  });
+
+  it('checks the token before validating the request, so nothing leaks to the unauthenticated', async () => {
+    const res = await t.request('GET', '/admin/users?limit=100000');
+    expect(res.status).toBe(401);
+    const authed = await t.request('GET', '/admin/users?limit=100000', { token: ADMIN_TOKEN });
+    expect(authed.status).toBe(400);
+    expect(authed.body.error.fields.map((f: { path: string }) => f.path)).toContain('query.limit');
+  });
+
+  it('accepts the phone in the path URL-encoded, in national form, or with a raw +', async () => {
+    await t.login('+79128000002');
+    for (const path of ['/admin/users/%2B79128000002', '/admin/users/89128000002', '/admin/users/+79128000002', '/admin/users/%2B7%20912%20800-00-02/']) {
+      const res = await t.request('GET', path, { token: ADMIN_TOKEN });
+      expect(res.status, path).toBe(200);
+      expect(res.body.phone_number).toBe('+79128000002');
+    }
+  });
+
+  it('never answers 500 for odd input', async () => {
+    for (const path of ['/admin/users/%00', '/admin/users/' + '9'.repeat(150), '/admin/audit?type=nope', '/admin/audit?cursor=' + 'x'.repeat(300), '/admin/users?phone_prefix=abc']) {
+      const res = await t.request('GET', path, { token: ADMIN_TOKEN });
+      expect(res.status, path).toBeGreaterThanOrEqual(400);
+      expect(res.status, path).toBeLessThan(500);
+    }
+  });
+});
