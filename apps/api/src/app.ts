@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Deps } from './deps.js';
 import { registerErrorHandling } from './http/error-handler.js';
+import { registerOps } from './http/ops.js';
 import { registerApiRoutes } from './http/router.js';
 
 /** Bodies larger than this are refused with 413 PAYLOAD_TOO_LARGE. */
@@ -27,7 +28,10 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     requestTimeout: 30_000,
-    return503OnClosing: true,
+    // While closing, requests that still arrive on open keep-alive connections are served (with
+    // `Connection: close`) rather than refused with Fastify's own non-spec 503 body; readiness
+    // already answers 503 so balancers stop routing here (http/ops.ts).
+    return503OnClosing: false,
   });
 
   // Only JSON bodies are understood; anything else is 415, not a confusing validation error.
@@ -38,6 +42,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   });
 
   registerErrorHandling(app);
+  await registerOps(app, deps);
   await registerApiRoutes(app, deps.services);
   return app;
 }

@@ -53,8 +53,7 @@ const testNumbers = z
     return map;
   });
 
-const EnvSchema = z
-  .object({
+const EnvObject = z.object({
     PORT: int(3000, 0, 65535),
     HOST: z.string().min(1).default('127.0.0.1'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -136,7 +135,17 @@ const EnvSchema = z
     RATE_LIMIT_REQUEST_CODE_PER_IP: int(20, 1, 1_000_000),
     RATE_LIMIT_VERIFY_CODE_PER_IP: int(60, 1, 1_000_000),
     RATE_LIMIT_REFRESH_PER_IP: int(60, 1, 1_000_000),
-  })
+
+    SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 600_000),
+    HEALTH_CHECK_TIMEOUT_MS: int(1000, 50, 30_000),
+    METRICS_ENABLED: bool(true),
+    DOCS_ENABLED: bool(true),
+  });
+
+/** Every environment variable the API reads (README's table and .env.example are kept in sync by a test). */
+export const CONFIG_VARIABLES = Object.keys(EnvObject.shape) as ReadonlyArray<keyof typeof EnvObject.shape>;
+
+const EnvSchema = EnvObject
   .superRefine((env, ctx) => {
     if (env.SMS_PROVIDER === 'webhook') {
       for (const key of ['SMS_WEBHOOK_URL', 'SMS_WEBHOOK_SECRET'] as const) {
@@ -214,6 +223,12 @@ function build(env: z.output<typeof EnvSchema>) {
       requestCodePerIp: env.RATE_LIMIT_REQUEST_CODE_PER_IP,
       verifyCodePerIp: env.RATE_LIMIT_VERIFY_CODE_PER_IP,
       refreshPerIp: env.RATE_LIMIT_REFRESH_PER_IP,
+    },
+    ops: {
+      shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+      healthCheckTimeoutMs: env.HEALTH_CHECK_TIMEOUT_MS,
+      metricsEnabled: env.METRICS_ENABLED,
+      docsEnabled: env.DOCS_ENABLED,
     },
   };
 }

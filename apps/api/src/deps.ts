@@ -7,7 +7,9 @@ import type { Config } from './config.js';
 import { createDatabase, type DatabaseHandle } from './db/database.js';
 import { migrateToLatest } from './db/migrator.js';
 import { systemClock, type Clock } from './lib/clock.js';
+import { createMetrics, type Metrics } from './lib/metrics.js';
 import { createAuditLog, type AuditLog } from './modules/audit/audit.js';
+import { createHealthService, type HealthService } from './modules/health/health.service.js';
 import { createInviteService, type InviteService } from './modules/invites/invites.service.js';
 import type { LimitsStore } from './modules/limits/limits.store.js';
 import { createMemoryLimitsStore } from './modules/limits/limits.store.memory.js';
@@ -31,6 +33,7 @@ export interface Services {
   profile: ProfileService;
   invites: InviteService;
   tokens: TokenService;
+  health: HealthService;
 }
 
 export interface Stores {
@@ -51,6 +54,8 @@ export interface Deps {
   stores: Stores;
   sms: SmsSender;
   services: Services;
+  /** Prometheus registry and counters of this app instance (never the global registry). */
+  metrics: Metrics;
   /** Closes Redis and the database pool. */
   close(): Promise<void>;
 }
@@ -104,6 +109,7 @@ async function persistentSecret(dataDir: string, name: string, log: PinoLogger):
 export async function createDeps(config: Config, overrides: DepsOverrides = {}): Promise<Deps> {
   const log = createLogger(config, overrides.logStream);
   const clock = overrides.clock ?? systemClock;
+  const metrics = createMetrics();
 
   const database = await createDatabase(config, log);
   let redis: Redis | null = null;
@@ -158,6 +164,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
       config: config.otp,
       ipLimits: config.rateLimits,
       smsTimeoutMs: config.sms.timeoutMs,
+      metrics,
     });
     const sessions = createSessionService({
       db: database.db,
@@ -168,13 +175,19 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
       clock,
       log,
       config: config.jwt,
+      metrics,
     });
     const services: Services = {
       otp,
       sessions,
       tokens,
       profile: createProfileService({ db: database.db }),
-      invites: createInviteService({ db: database.db, limits: stores.limits, audit, clock, config: config.invites }),
+      invites: createInviteService({ db: database.db, limits: stores.limits, audit, clock, config: config.invites, metrics }),
+      health: createHealthService({
+        pingDatabase: database.ping,
+        pingRedis: stores.kind === 'redis' ? stores.ping : null,
+        timeoutMs: config.ops.healthCheckTimeoutMs,
+      }),
     };
 
     const r = redis;
@@ -188,6 +201,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
       stores,
       sms,
       services,
+      metrics,
       close: async () => {
         if (r) await r.quit().catch(() => r.disconnect());
         await database.close();

@@ -52,6 +52,24 @@ export function createRouter(services: Services) {
         body: await services.invites.activate(claimsOf(request).sub, body.other_profile_invite_code, context(request)),
       }),
     },
+    ops: {
+      live: async () => ({ status: 200, body: { status: 'ok', uptime_seconds: Math.round(process.uptime()) } }),
+      ready: async ({ reply }) => {
+        const { ready, checks, shuttingDown } = await services.health.check();
+        reply.header('cache-control', 'no-store');
+        if (ready) return { status: 200, body: { status: 'ok', checks } };
+        const down = Object.entries(checks)
+          .filter(([, check]) => check.status === 'down')
+          .map(([name]) => name);
+        const message = shuttingDown
+          ? 'The server is shutting down.'
+          : `Not ready: ${down.join(' and ')} ${down.length === 1 ? 'is' : 'are'} unreachable.`;
+        return {
+          status: 503,
+          body: { error: { code: 'SERVICE_UNAVAILABLE', message, checks, request_id: String(reply.request.id) } },
+        };
+      },
+    },
   });
 }
 

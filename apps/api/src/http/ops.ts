@@ -1,0 +1,58 @@
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+import type { Deps } from '../deps.js';
+import { buildOpenApiDocument } from './openapi.js';
+
+/**
+ * Operational endpoints that are not JSON API routes: `GET /metrics` (Prometheus),
+ * `GET /openapi.json` and `GET /docs` (Swagger UI). The health probes are contract routes
+ * (router.ts). Also: the request-duration histogram, and readiness turning 503 once the server
+ * starts closing. Register before the API routes so the hooks cover every route.
+ */
+export async function registerOps(app: FastifyInstance, deps: Pick<Deps, 'config' | 'metrics' | 'services'>): Promise<void> {
+  const { config, metrics } = deps;
+
+  // Readiness fails as soon as close() begins, so load balancers stop sending new traffic while
+  // in-flight requests finish.
+  app.addHook('preClose', async () => {
+    deps.services.health.markShuttingDown();
+  });
+
+  if (config.ops.metricsEnabled) {
+    app.addHook('onResponse', async (request, reply) => {
+      metrics.httpRequestDuration.observe(
+        {
+          method: request.method,
+          // The route template, never the raw URL (bounded label values); 404s share one label.
+          route: request.routeOptions.url ?? 'unmatched',
+          status_code: String(reply.statusCode),
+        },
+        reply.elapsedTime / 1000,
+      );
+    });
+    app.get('/metrics', async (_request, reply) => {
+      reply.header('content-type', metrics.registry.contentType);
+      reply.header('cache-control', 'no-store');
+      return metrics.registry.metrics();
+    });
+  }
+
+  if (config.ops.docsEnabled) {
+    const document = buildOpenApiDocument();
+    app.get('/openapi.json', async (_request, reply) => {
+      reply.header('cache-control', 'public, max-age=300');
+      return document;
+    });
+    // @fastify/swagger in static mode only holds the generated document for the UI plugin.
+    await app.register(fastifySwagger, {
+      mode: 'static',
+      specification: { document: document as never },
+    });
+    await app.register(fastifySwaggerUi, {
+      routePrefix: '/docs',
+      // The UI loads the same document from /docs/json.
+      uiConfig: { deepLinking: true },
+    });
+  }
+}
