@@ -18,8 +18,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT_BYTES,
-    // A hop count is valid for Fastify (proxy-addr) though its types only list booleans and strings.
-    trustProxy: deps.config.trustProxy as boolean | string,
+    trustProxy: deps.config.trustProxy,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     // Accept the caller's request id when it is well-formed, else make one; echoed in the response.
     requestIdHeader: false,

@@ -60,10 +60,18 @@ const EnvObject = z.object({
     TRUST_PROXY: z
       .string()
       .optional()
-      .transform((v): boolean | number | string => {
+      .transform((v, ctx): boolean | string => {
         if (v === undefined || v === '' || v === 'false') return false;
         if (v === 'true') return true;
-        if (/^[0-9]+$/.test(v)) return Number(v);
+        if (/^[0-9]+$/.test(v)) {
+          // Fastify 5 ignores hop counts on purpose (they cannot tell a proxy from a client
+          // that sends its own X-Forwarded-For), so a number would silently trust nobody.
+          ctx.addIssue({
+            code: 'custom',
+            message: 'hop counts are not supported; use true or the proxy addresses/CIDRs (e.g. 10.0.0.0/8,127.0.0.1)',
+          });
+          return z.NEVER;
+        }
         return v; // comma-separated addresses / CIDRs, passed to Fastify as is
       }),
     DATA_DIR: z.string().min(1).default(path.join(REPO_ROOT, '.data')),
