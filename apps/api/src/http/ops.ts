@@ -15,8 +15,15 @@ export async function registerOps(app: FastifyInstance, deps: Pick<Deps, 'config
 
   // Readiness fails as soon as close() begins, so load balancers stop sending new traffic while
   // in-flight requests finish.
+  // Responses finished while closing also say `Connection: close`, so keep-alive clients
+  // reconnect elsewhere instead of reusing a connection that is about to go away.
+  let closing = false;
   app.addHook('preClose', async () => {
+    closing = true;
     deps.services.health.markShuttingDown();
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
   });
 
   if (config.ops.metricsEnabled) {
