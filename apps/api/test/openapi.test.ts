@@ -4,16 +4,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contractRoutes } from '../src/http/openapi.js';
 import { embedded } from './support/backends.js';
 import { startApp, type TestApp } from './support/app.js';
+import { noDatabaseEnv } from './support/net.js';
 
 /** ts-rest `:param` → OpenAPI `{param}`. */
 const openApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 
-// The document does not depend on the storage backend: one run on the embedded one is enough.
+// The document depends on no storage: these apps run without a database, which keeps them fast.
 describe('OpenAPI document and Swagger UI', () => {
   let t: TestApp;
   let doc: any;
   beforeAll(async () => {
-    t = await startApp(embedded);
+    t = await startApp(embedded, { env: await noDatabaseEnv() });
     const res = await t.request('GET', '/openapi.json');
     expect(res.status).toBe(200);
     doc = res.body;
@@ -86,7 +87,7 @@ describe('OpenAPI document and Swagger UI', () => {
   });
 
   it('can be switched off with DOCS_ENABLED=false', async () => {
-    const off = await startApp(embedded, { env: { DOCS_ENABLED: 'false' } });
+    const off = await startApp(embedded, { env: { DOCS_ENABLED: 'false', ...(await noDatabaseEnv()) } });
     try {
       const res = await off.request('GET', '/openapi.json');
       expect(res.status).toBe(404);
