@@ -29,6 +29,16 @@ describe.each(backends)('health probes on $name', (backend) => {
     );
   });
 
+  it('keeps probes out of the request log, which other requests still reach', async () => {
+    await t.request('GET', '/health/live');
+    await t.request('GET', '/health/ready');
+    await t.request('GET', '/metrics');
+    await t.request('GET', '/no-such-route');
+    const urls = t.logs.map((l) => (JSON.parse(l) as { req?: { url?: string } }).req?.url).filter(Boolean);
+    expect(urls).toContain('/no-such-route');
+    expect(urls.filter((u) => u!.startsWith('/health/') || u === '/metrics')).toEqual([]);
+  });
+
   it('works without the trailing slash and with it', async () => {
     expect((await t.request('GET', '/health/live/')).status).toBe(200);
   });

@@ -22,8 +22,8 @@ describe('request ids', () => {
   });
 
   it('generates one per request when the client sends none, echoes it and logs with it', async () => {
-    const a = await t.request('GET', '/health/live');
-    const b = await t.request('GET', '/health/live');
+    const a = await t.request('GET', '/.well-known/jwks.json');
+    const b = await t.request('GET', '/.well-known/jwks.json');
     const idA = a.headers.get('x-request-id') ?? '';
     expect(idA).toMatch(UUID);
     expect(b.headers.get('x-request-id')).toMatch(UUID);

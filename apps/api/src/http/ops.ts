@@ -15,6 +15,13 @@ export async function registerOps(app: FastifyInstance, deps: Pick<Deps, 'config
 
   // Readiness fails as soon as close() begins, so load balancers stop sending new traffic while
   // in-flight requests finish.
+  // Probes and scrapes arrive every few seconds: keep them out of the info-level request log
+  // (failures still show up, at warn and above). onRoute also sees the contract's routes, which
+  // are registered after this.
+  app.addHook('onRoute', (route) => {
+    if (route.url.startsWith('/health/') || route.url === '/metrics') route.logLevel = 'warn';
+  });
+
   // Responses finished while closing also say `Connection: close`, so keep-alive clients
   // reconnect elsewhere instead of reusing a connection that is about to go away.
   let closing = false;
