@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Deps } from './deps.js';
 import { registerErrorHandling } from './http/error-handler.js';
+import { registerOps } from './http/ops.js';
 import { registerApiRoutes } from './http/router.js';
 
 /** Bodies larger than this are refused with 413 PAYLOAD_TOO_LARGE. */
@@ -17,8 +18,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT_BYTES,
-    // A hop count is valid for Fastify (proxy-addr) though its types only list booleans and strings.
-    trustProxy: deps.config.trustProxy as boolean | string,
+    trustProxy: deps.config.trustProxy,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     // Accept the caller's request id when it is well-formed, else make one; echoed in the response.
     requestIdHeader: false,
@@ -27,7 +27,10 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     requestTimeout: 30_000,
-    return503OnClosing: true,
+    // While closing, requests that still arrive on open keep-alive connections are served (with
+    // `Connection: close`) rather than refused with Fastify's own non-spec 503 body; readiness
+    // already answers 503 so balancers stop routing here (http/ops.ts).
+    return503OnClosing: false,
   });
 
   // Only JSON bodies are understood; anything else is 415, not a confusing validation error.
@@ -38,6 +41,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   });
 
   registerErrorHandling(app);
+  await registerOps(app, deps);
   await registerApiRoutes(app, deps.services);
   return app;
 }

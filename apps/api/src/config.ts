@@ -53,18 +53,25 @@ const testNumbers = z
     return map;
   });
 
-const EnvSchema = z
-  .object({
+const EnvObject = z.object({
     PORT: int(3000, 0, 65535),
     HOST: z.string().min(1).default('127.0.0.1'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     TRUST_PROXY: z
       .string()
       .optional()
-      .transform((v): boolean | number | string => {
+      .transform((v, ctx): boolean | string => {
         if (v === undefined || v === '' || v === 'false') return false;
         if (v === 'true') return true;
-        if (/^[0-9]+$/.test(v)) return Number(v);
+        if (/^[0-9]+$/.test(v)) {
+          // Fastify 5 ignores hop counts on purpose (they cannot tell a proxy from a client
+          // that sends its own X-Forwarded-For), so a number would silently trust nobody.
+          ctx.addIssue({
+            code: 'custom',
+            message: 'hop counts are not supported; use true or the proxy addresses/CIDRs (e.g. 10.0.0.0/8,127.0.0.1)',
+          });
+          return z.NEVER;
+        }
         return v; // comma-separated addresses / CIDRs, passed to Fastify as is
       }),
     DATA_DIR: z.string().min(1).default(path.join(REPO_ROOT, '.data')),
@@ -138,7 +145,16 @@ const EnvSchema = z
     RATE_LIMIT_REFRESH_PER_IP: int(60, 1, 1_000_000),
 
     ADMIN_API_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
-  })
+    SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 600_000),
+    HEALTH_CHECK_TIMEOUT_MS: int(1000, 50, 30_000),
+    METRICS_ENABLED: bool(true),
+    DOCS_ENABLED: bool(true),
+  });
+
+/** Every environment variable the API reads (README's table and .env.example are kept in sync by a test). */
+export const CONFIG_VARIABLES = Object.keys(EnvObject.shape) as ReadonlyArray<keyof typeof EnvObject.shape>;
+
+const EnvSchema = EnvObject
   .superRefine((env, ctx) => {
     if (env.SMS_PROVIDER === 'webhook') {
       for (const key of ['SMS_WEBHOOK_URL', 'SMS_WEBHOOK_SECRET'] as const) {
@@ -219,6 +235,12 @@ function build(env: z.output<typeof EnvSchema>) {
     },
     /** Bearer token of the admin API; unset: the admin API answers 404. */
     admin: { apiToken: env.ADMIN_API_TOKEN },
+    ops: {
+      shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+      healthCheckTimeoutMs: env.HEALTH_CHECK_TIMEOUT_MS,
+      metricsEnabled: env.METRICS_ENABLED,
+      docsEnabled: env.DOCS_ENABLED,
+    },
   };
 }
 

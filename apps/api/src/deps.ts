@@ -8,7 +8,9 @@ import { createDatabase, type DatabaseHandle } from './db/database.js';
 import { migrateToLatest } from './db/migrator.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { createAdminService, type AdminService } from './modules/admin/admin.service.js';
+import { createMetrics, type Metrics } from './lib/metrics.js';
 import { createAuditLog, type AuditLog } from './modules/audit/audit.js';
+import { createHealthService, type HealthService } from './modules/health/health.service.js';
 import { createInviteService, type InviteService } from './modules/invites/invites.service.js';
 import { createIpLimiter } from './modules/limits/ip-limits.js';
 import type { LimitsStore } from './modules/limits/limits.store.js';
@@ -34,6 +36,7 @@ export interface Services {
   invites: InviteService;
   tokens: TokenService;
   admin: AdminService;
+  health: HealthService;
 }
 
 export interface Stores {
@@ -54,6 +57,8 @@ export interface Deps {
   stores: Stores;
   sms: SmsSender;
   services: Services;
+  /** Prometheus registry and counters of this app instance (never the global registry). */
+  metrics: Metrics;
   /** Closes Redis and the database pool. */
   close(): Promise<void>;
 }
@@ -114,6 +119,7 @@ async function persistentSecret(dataDir: string, name: string, log: PinoLogger):
 export async function createDeps(config: Config, overrides: DepsOverrides = {}): Promise<Deps> {
   const log = createLogger(config, overrides.logStream);
   const clock = overrides.clock ?? systemClock;
+  const metrics = createMetrics();
 
   const database = await createDatabase(config, log);
   let redis: Redis | null = null;
@@ -169,6 +175,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
       config: config.otp,
       ipLimits,
       smsTimeoutMs: config.sms.timeoutMs,
+      metrics,
     });
     const sessions = createSessionService({
       db: database.db,
@@ -180,14 +187,20 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
       clock,
       log,
       config: config.jwt,
+      metrics,
     });
     const services: Services = {
       otp,
       sessions,
       tokens,
       profile: createProfileService({ db: database.db }),
-      invites: createInviteService({ db: database.db, limits: stores.limits, audit, clock, config: config.invites }),
+      invites: createInviteService({ db: database.db, limits: stores.limits, audit, clock, config: config.invites, metrics }),
       admin: createAdminService({ db: database.db, sessions, audit, clock, log, phoneRules: config.phone, config: config.admin }),
+      health: createHealthService({
+        pingDatabase: database.ping,
+        pingRedis: stores.kind === 'redis' ? stores.ping : null,
+        timeoutMs: config.ops.healthCheckTimeoutMs,
+      }),
     };
 
     const r = redis;
@@ -201,6 +214,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
       stores,
       sms,
       services,
+      metrics,
       close: async () => {
         if (r) await r.quit().catch(() => r.disconnect());
         await database.close();

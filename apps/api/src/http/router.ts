@@ -70,6 +70,24 @@ export function createRouter(services: Services) {
       stats: async () => ({ status: 200, body: await services.admin.stats() }),
       audit: async ({ query }) => ({ status: 200, body: await services.admin.audit(query) }),
     },
+    ops: {
+      live: async () => ({ status: 200, body: { status: 'ok', uptime_seconds: Math.round(process.uptime()) } }),
+      ready: async ({ reply }) => {
+        const { ready, checks, shuttingDown } = await services.health.check();
+        reply.header('cache-control', 'no-store');
+        if (ready) return { status: 200, body: { status: 'ok', checks } };
+        const down = Object.entries(checks)
+          .filter(([, check]) => check.status === 'down')
+          .map(([name]) => name);
+        const message = shuttingDown
+          ? 'The server is shutting down.'
+          : `Not ready: ${down.join(' and ')} ${down.length === 1 ? 'is' : 'are'} unreachable.`;
+        return {
+          status: 503,
+          body: { error: { code: 'SERVICE_UNAVAILABLE', message, checks, request_id: String(reply.request.id) } },
+        };
+      },
+    },
   });
 }
 

@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../db/types.js';
 import type { Clock } from '../../lib/clock.js';
 import { AppError, retrySeconds } from '../../lib/errors.js';
+import { createNoopMetrics, type DomainMetrics } from '../../lib/metrics.js';
 import type { AuditLog } from '../audit/audit.js';
 import type { LimitsStore } from '../limits/limits.store.js';
 import type { RequestContext } from '../otp/otp.service.js';
@@ -20,8 +21,10 @@ export function createInviteService(deps: {
   audit: AuditLog;
   clock: Clock;
   config: { maxFailures: number; failureWindowSeconds: number };
+  metrics?: Pick<DomainMetrics, 'inviteActivations'>;
 }): InviteService {
   const { db, limits, audit, clock, config } = deps;
+  const metrics = deps.metrics ?? createNoopMetrics();
   return {
     async activate(userId, code, ctx) {
       // Reserve one failed attempt before looking the code up, so that concurrent guesses can
@@ -42,6 +45,7 @@ export function createInviteService(deps: {
       });
       switch (outcome.kind) {
         case 'activated':
+          metrics.inviteActivations.inc();
           await limits.refund(key);
           return { message: ACTIVATED_MESSAGE, other_profile_invite_code: outcome.code };
         case 'already_activated':

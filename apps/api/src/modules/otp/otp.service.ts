@@ -2,6 +2,7 @@ import type { RequestCodeResponse } from '@phone-auth/contract';
 import type { Clock } from '../../lib/clock.js';
 import { AppError, retrySeconds } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
+import { createNoopMetrics, type DomainMetrics } from '../../lib/metrics.js';
 import { maskPhone, parsePhone, type PhoneRules } from '../../lib/phone.js';
 import { constantTimeEqual, generateOtp, hashOtp, randomId } from '../../lib/secrets.js';
 import type { AuditLog } from '../audit/audit.js';
@@ -49,8 +50,10 @@ export function createOtpService(deps: {
   config: OtpConfig;
   ipLimits: IpLimiter;
   smsTimeoutMs: number;
+  metrics?: Pick<DomainMetrics, 'otpSent' | 'otpVerified' | 'otpFailed' | 'smsFailures'>;
 }): OtpService {
   const { store, limits, sms, clock, log, secret, config, audit } = deps;
+  const metrics = deps.metrics ?? createNoopMetrics();
 
   function parse(raw: string): string {
     const parsed = parsePhone(raw, deps.phoneRules);
@@ -128,10 +131,12 @@ export function createOtpService(deps: {
       } catch (err) {
         // The code never reached the user: drop it (and the cooldown) so a retry can send anew.
         await store.discard(phone, id).catch(() => undefined);
+        metrics.smsFailures.inc({ provider: sms.name });
         log.warn({ phone: maskPhone(phone), provider: sms.name, err: { message: (err as Error).message } }, 'sms delivery failed');
         throw new AppError('SMS_DELIVERY_FAILED');
       }
       log.info({ phone: maskPhone(phone), provider: sms.name }, 'otp sent');
+      metrics.otpSent.inc();
       await audit.record({ type: 'otp_requested', phone, ip: ctx.ip, details: { provider: sms.name } });
       return {
         ...(config.exposeInResponse ? { otp_code: code } : {}),
@@ -145,10 +150,12 @@ export function createOtpService(deps: {
       const phone = parse(rawPhone);
       try {
         const verified = await check(phone, code);
+        metrics.otpVerified.inc();
         await audit.record({ type: 'otp_verified', phone, ip: ctx.ip });
         return verified;
       } catch (err) {
         if (err instanceof AppError) {
+          metrics.otpFailed.inc({ reason: err.code });
           await audit.record({ type: 'otp_failed', phone, ip: ctx.ip, details: { reason: err.code } });
         }
         throw err;

@@ -5,6 +5,7 @@ import type { Database } from '../../db/types.js';
 import type { Clock } from '../../lib/clock.js';
 import { AppError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
+import { createNoopMetrics, type DomainMetrics } from '../../lib/metrics.js';
 import { maskPhone } from '../../lib/phone.js';
 import { generateRefreshToken, sha256 } from '../../lib/secrets.js';
 import type { AuditLog } from '../audit/audit.js';
@@ -38,8 +39,10 @@ export function createSessionService(deps: {
   clock: Clock;
   log: Logger;
   config: { refreshTtlSeconds: number };
+  metrics?: Pick<DomainMetrics, 'logins' | 'refreshReuse'>;
 }): SessionService {
   const { db, otp, tokens, denylist, audit, clock, log, config } = deps;
+  const metrics = deps.metrics ?? createNoopMetrics();
   // A revoked session stays on the denylist for as long as any of its access tokens can live.
   const denyTtlMs = () => (tokens.accessTtlSeconds + 60) * 1000;
 
@@ -76,6 +79,7 @@ export function createSessionService(deps: {
         userAgent: ctx.userAgent?.slice(0, 512) ?? null,
       });
       log.info({ phone: maskPhone(phone), userId: user.id, sessionId, created }, 'login');
+      metrics.logins.inc({ user_created: String(created) });
       await audit.record({ type: 'login', userId: user.id, phone, ip: ctx.ip, details: { session_id: sessionId, user_created: created } });
       return pair(user.id, sessionId, phone, refreshToken, created);
     },
@@ -96,6 +100,7 @@ export function createSessionService(deps: {
         const revoked = await revokeSessions(db, { sessionId: outcome.sessionId }, 'refresh_reused', now);
         await deny([outcome.sessionId, ...revoked]);
         log.warn({ userId: outcome.userId, sessionId: outcome.sessionId }, 'refresh token reused; session revoked');
+        metrics.refreshReuse.inc();
         await audit.record({ type: 'refresh_reused', userId: outcome.userId, ip: ctx.ip, details: { session_id: outcome.sessionId } });
         throw new AppError('REFRESH_TOKEN_REUSED');
       }
