@@ -34,7 +34,8 @@ describe.each(backends)('concurrency on $name', (backend) => {
     // A test number has a fixed code that can be verified many times, so the logins really race
     // on creating the user (the unique phone constraint decides).
     const phone = '+79140000002';
-    const app = await startApp(backend, { env: { OTP_TEST_NUMBERS: `${phone}:2468` } });
+    // (A budget above the burst: each in-flight check reserves a unit of the failure budget.)
+    const app = await startApp(backend, { env: { OTP_TEST_NUMBERS: `${phone}:2468`, OTP_MAX_FAILURES_PER_PHONE: '100' } });
     try {
       const results = await Promise.all(
         Array.from({ length: 20 }, () => app.request('PUT', '/auth/', { body: { phone_number: phone, otp_code: '2468' } })),
