@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type TestApp } from './support/app.js';
 import type { Backend } from './support/backends.js';
 import { jwtPayload } from './support/concurrency.js';
-import { startPostgres, startRedis, type ThrowawayPostgres, type ThrowawayRedis } from './support/servers.js';
+import { startRedisAndPostgres, type ThrowawayPostgres, type ThrowawayRedis } from './support/servers.js';
 
 /**
  * Fault tests: the API runs on its own throwaway Redis and Postgres (random ports, temporary
@@ -52,7 +52,7 @@ describe('faults: Redis and Postgres go away under load', () => {
   let t: TestApp;
 
   beforeAll(async () => {
-    [redis, postgres] = await Promise.all([startRedis(), startPostgres()]);
+    ({ redis, postgres } = await startRedisAndPostgres());
     const backend: Backend = {
       name: 'postgres+redis',
       provision: async () => ({

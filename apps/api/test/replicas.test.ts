@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresRedis } from './support/backends.js';
 import { concurrently, jwtPayload, tally } from './support/concurrency.js';
 import { startApiProcess, type ApiProcess } from './support/processes.js';
-import { startPostgres, startRedis } from './support/servers.js';
+import { startRedisAndPostgres } from './support/servers.js';
 
 /**
  * Two API processes (the real server, `src/server.ts`) on one Postgres and one Redis, as two
@@ -44,7 +44,7 @@ describe('two API processes share one Postgres and one Redis', () => {
       env = provisioned.env;
       cleanup = provisioned.cleanup;
     } else {
-      const [redis, postgres] = await Promise.all([startRedis(), startPostgres()]);
+      const { redis, postgres } = await startRedisAndPostgres();
       env = { DATABASE_URL: postgres.url, REDIS_URL: redis.url, DATABASE_SCHEMA: 'public', REDIS_KEY_PREFIX: 'pa:' };
       cleanup = async () => {
         await Promise.all([redis.destroy(), postgres.destroy()]);

@@ -209,3 +209,12 @@ export async function startPostgres(): Promise<ThrowawayPostgres> {
     },
   };
 }
+
+/** Both servers, started side by side; if either fails, the other is torn down before rethrowing. */
+export async function startRedisAndPostgres(): Promise<{ redis: ThrowawayRedis; postgres: ThrowawayPostgres }> {
+  const [redis, postgres] = await Promise.allSettled([startRedis(), startPostgres()]);
+  if (redis.status === 'fulfilled' && postgres.status === 'fulfilled') return { redis: redis.value, postgres: postgres.value };
+  if (redis.status === 'fulfilled') await redis.value.destroy();
+  if (postgres.status === 'fulfilled') await postgres.value.destroy();
+  throw redis.status === 'rejected' ? redis.reason : (postgres as PromiseRejectedResult).reason;
+}
