@@ -109,7 +109,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   let redis: Redis | null = null;
   try {
     if (config.database.migrateOnStart) {
-      const applied = await migrateToLatest(database.db);
+      const applied = await migrateToLatest(database.db, config.database.schema);
       if (applied.length) log.info({ migrations: applied }, 'applied migrations');
     }
 

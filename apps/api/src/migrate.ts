@@ -9,7 +9,7 @@ async function main(): Promise<void> {
   const log = createLogger(config);
   const database = await createDatabase(config, log);
   try {
-    const applied = await migrateToLatest(database.db);
+    const applied = await migrateToLatest(database.db, config.database.schema);
     log.info({ database: database.description, applied }, applied.length ? 'migrations applied' : 'database is up to date');
   } finally {
     await database.close();

@@ -5,6 +5,8 @@ import path from 'node:path';
 import { exportPKCS8, generateKeyPair } from 'jose';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { createDeps } from '../src/deps.js';
 import { postgresRedis } from './support/backends.js';
 import { concurrently, jwtPayload, tally } from './support/concurrency.js';
 import { startApiProcess, type ApiProcess } from './support/processes.js';
@@ -71,11 +73,12 @@ describe('two API processes share one Postgres and one Redis', () => {
   }, 90_000);
 
   afterAll(async () => {
+    const started = Boolean(a && b);
     const codes = await Promise.all([a?.stop(), b?.stop()]);
     await cleanup?.();
-    await rm(dataDir, { recursive: true, force: true });
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
     // Both shut down cleanly (SIGTERM → exit 0): neither crashed along the way.
-    expect(codes).toEqual([0, 0]);
+    if (started) expect(codes).toEqual([0, 0]);
   });
 
   async function call(p: ApiProcess, method: string, route: string, o: { body?: unknown; token?: string; ip?: string } = {}): Promise<Res> {
@@ -222,6 +225,28 @@ describe('two API processes share one Postgres and one Redis', () => {
     expect(mismatched.rows).toEqual([]);
     const mine = await withDb((c) => c.query('select invited_by from users where id = $1', [me.sub]));
     expect(owners.map((o) => o.sub)).toContain(mine.rows[0].invited_by);
+  });
+
+  it("migrates its own schema even when another schema of the database has Kysely's bookkeeping tables", async () => {
+    // Replicas (and test files) sharing one database, each in its own DATABASE_SCHEMA: another
+    // schema's kysely_migration_lock must not make the migrator skip creating its own.
+    const id = randomBytes(4).toString('hex');
+    const [other, mine] = [`mig_other_${id}`, `mig_mine_${id}`];
+    await withDb(async (c) => {
+      await c.query(`create schema ${other}`);
+      await c.query(`create table ${other}.kysely_migration (name varchar(255) primary key, timestamp varchar(255) not null)`);
+      await c.query(`create table ${other}.kysely_migration_lock (id varchar(255) primary key, is_locked integer not null default 0)`);
+    });
+    try {
+      const deps = await createDeps(loadConfig({ DATABASE_URL: databaseUrl, DATABASE_SCHEMA: mine, DATA_DIR: dataDir, LOG_LEVEL: 'silent' }));
+      await deps.close();
+      const tables = await withDb((c) =>
+        c.query('select table_name from information_schema.tables where table_schema = $1 order by 1', [mine]),
+      );
+      expect(tables.rows.map((r) => r.table_name)).toEqual(expect.arrayContaining(['kysely_migration', 'kysely_migration_lock', 'sessions', 'users']));
+    } finally {
+      await withDb((c) => c.query(`drop schema if exists ${other} cascade; drop schema if exists ${mine} cascade`));
+    }
   });
 
   it('ran both processes without an unexpected error in their logs', () => {
