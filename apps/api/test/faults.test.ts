@@ -7,10 +7,11 @@ import { startRedisAndPostgres, type ThrowawayPostgres, type ThrowawayRedis } fr
 
 /**
  * Fault tests: the API runs on its own throwaway Redis and Postgres (random ports, temporary
- * directories), under a steady mixed load. Redis is killed, then Postgres is stopped, then both;
+ * directories), under a steady mixed load. Redis is killed, frozen, then Postgres is stopped, then both;
  * each time they come back. Every answer must be a 2xx, an expected 4xx or a clean 503
  * SERVICE_UNAVAILABLE — never a 500, never a hang, never a crash — and the service must recover
- * by itself within seconds, without losing or duplicating users, sessions or activations.
+ * by itself within seconds, without losing or duplicating users, sessions or activations. Redis is
+ * also frozen (SIGSTOP) for a while: a dependency that hangs must not hang the API.
  */
 
 /** No answer may take longer than this (the API's own timeouts are 2 s for Redis, 3 s for a Postgres connection). */
@@ -231,6 +232,16 @@ describe('faults: Redis and Postgres go away under load', () => {
     recovery.redis = await recoveryMs();
     await sleep(500);
 
+    // Frozen rather than gone: the connection stays open and nothing answers, so only the
+    // client's command timeout (2 s) stands between a request and a hang.
+    phase = 'redis frozen';
+    redis.pause();
+    await sleep(2_500);
+    redis.resume();
+    phase = 'redis thawed';
+    recovery.redisFrozen = await recoveryMs();
+    await sleep(500);
+
     phase = 'postgres down';
     await postgres.stop();
     await sleep(DOWN_MS);
@@ -266,7 +277,7 @@ describe('faults: Redis and Postgres go away under load', () => {
     expect(outcomes.filter((o) => o.status >= 500 && o.status !== 503)).toEqual([]);
     expect(slowest).toBeLessThan(REQUEST_BOUND_MS);
     // The faults were real: requests were refused while the dependencies were down…
-    for (const p of ['redis down', 'postgres down', 'both down']) expect(byPhase[p]?.['503'] ?? 0).toBeGreaterThan(0);
+    for (const p of ['redis down', 'redis frozen', 'postgres down', 'both down']) expect(byPhase[p]?.['503'] ?? 0).toBeGreaterThan(0);
     // …and served before.
     expect(byPhase.healthy?.['503']).toBeUndefined();
     expect(byPhase.healthy?.['200'] ?? 0).toBeGreaterThan(50);

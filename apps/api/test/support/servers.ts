@@ -86,6 +86,10 @@ export interface ThrowawayRedis {
   stop(): Promise<void>;
   /** Starts it again on the same port (empty: it persists nothing). */
   start(): Promise<void>;
+  /** Freezes it (SIGSTOP): connections stay open but nothing answers — a network partition. */
+  pause(): void;
+  /** Thaws it (SIGCONT). */
+  resume(): void;
   /** Stops it for good and removes its directory. */
   destroy(): Promise<void>;
 }
@@ -135,6 +139,8 @@ export async function startRedis(): Promise<ThrowawayRedis> {
     url: `redis://127.0.0.1:${port}`,
     stop,
     start,
+    pause: () => void child?.kill('SIGSTOP'),
+    resume: () => void child?.kill('SIGCONT'),
     async destroy() {
       await stop();
       await rm(dir, { recursive: true, force: true });
