@@ -104,7 +104,21 @@ const bodyText: fc.Arbitrary<string> = fc.oneof(
   fc.jsonValue().map((v) => JSON.stringify(v)),
   fc.json(),
   fc.string(),
-  fc.constantFrom('', '{', '{"phone_number":', 'null', '[]', '"x"', '{"a":1}{"b":2}', '\u0000', '{"__proto__":{"admin":true}}'),
+  fc.constantFrom(
+    '',
+    '{',
+    '{"phone_number":',
+    'null',
+    '[]',
+    '"x"',
+    '{"a":1}{"b":2}',
+    '\u0000',
+    '{"__proto__":{"admin":true}}',
+    '{"constructor":{"prototype":{"admin":true}}}',
+    '{"phone_number":"+79123456789","phone_number":["x"]}',
+    `${'['.repeat(8000)}${']'.repeat(8000)}`,
+    `{"phone_number":${'{"a":'.repeat(2000)}1${'}'.repeat(2000)}}`,
+  ),
   fc.nat({ max: 40_000 }).map((n) => JSON.stringify({ phone_number: 'x'.repeat(n) })),
 );
 
