@@ -66,10 +66,17 @@ describe('two API processes share one Postgres and one Redis', () => {
       LOG_LEVEL: 'warn',
     };
     // Both start at once on an empty schema: their migrations race too.
-    [a, b] = await Promise.all([
+    const started = await Promise.allSettled([
       startApiProcess('A', { ...shared, DATA_DIR: path.join(dataDir, 'a') }),
       startApiProcess('B', { ...shared, DATA_DIR: path.join(dataDir, 'b') }),
     ]);
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) {
+      // Do not leave the one that did start running.
+      for (const s of started) if (s.status === 'fulfilled') await s.value.stop();
+      throw failed.reason;
+    }
+    [a, b] = started.map((s) => (s as PromiseFulfilledResult<ApiProcess>).value) as [ApiProcess, ApiProcess];
   }, 90_000);
 
   afterAll(async () => {

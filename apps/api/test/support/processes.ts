@@ -21,7 +21,9 @@ export interface ApiProcess {
  */
 export async function startApiProcess(name: string, env: Record<string, string>): Promise<ApiProcess> {
   const port = await freePort();
-  const child = spawn(path.join(API_DIR, 'node_modules/.bin/tsx'), ['--conditions=@phone-auth/source', 'src/server.ts'], {
+  // Node itself with tsx as a loader (not the tsx CLI, which would run the server in a second,
+  // grandchild process): one pid, so stopping or killing it reaches the server.
+  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@phone-auth/source', 'src/server.ts'], {
     cwd: API_DIR,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
