@@ -47,6 +47,7 @@ export default tseslint.config(
       '**/test/**/*.ts',
       '**/*.test.ts',
       'scripts/**',
+      'apps/*/scripts/**',
       'bench/**',
     ],
     rules: { 'no-restricted-properties': 'off' },

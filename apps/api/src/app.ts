@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { errorStatus, type ErrorBody, type ErrorCode } from '@phone-auth/contract';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Deps } from './deps.js';
-import { registerErrorHandling } from './http/error-handler.js';
+import { frameworkErrorHandler, registerErrorHandling } from './http/error-handler.js';
 import { registerOps } from './http/ops.js';
 import { registerApiRoutes } from './http/router.js';
 
@@ -9,6 +12,29 @@ import { registerApiRoutes } from './http/router.js';
 export const BODY_LIMIT_BYTES = 16 * 1024;
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Requests Node's HTTP parser refuses before Fastify sees them (control bytes in a header, a
+ * malformed request line, headers over 16 KiB) get the same error body as every other error,
+ * instead of Fastify's own `{"error":"Bad Request","statusCode":400}` (found by
+ * test/hostile-input.test.ts).
+ */
+function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const code: ErrorCode = err.code === 'HPE_HEADER_OVERFLOW' ? 'PAYLOAD_TOO_LARGE' : 'VALIDATION_FAILED';
+  const message =
+    code === 'PAYLOAD_TOO_LARGE' ? 'The request headers are too large.' : 'The request is not well-formed HTTP.';
+  const requestId = randomUUID();
+  const body = JSON.stringify({ error: { code, message, request_id: requestId } } satisfies ErrorBody);
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${errorStatus[code]} ${STATUS_CODES[errorStatus[code]] ?? ''}\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `x-request-id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
+}
 
 /**
  * Builds the Fastify app from its dependencies. Never listens: server.ts does that, and tests
@@ -31,6 +57,8 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     // `Connection: close`) rather than refused with Fastify's own non-spec 503 body; readiness
     // already answers 503 so balancers stop routing here (http/ops.ts).
     return503OnClosing: false,
+    clientErrorHandler,
+    frameworkErrors: frameworkErrorHandler,
   });
 
   // Only JSON bodies are understood; anything else is 415, not a confusing validation error.

@@ -53,6 +53,15 @@ export async function createDatabase(
     // An idle client losing its connection emits 'error' on the pool; without a listener that
     // would crash the process. The pool replaces the client by itself.
     pool.on('error', (err) => log.warn({ err: { message: err.message } }, 'postgres idle client error'));
+    // The pool's listener is detached while a client is checked out (by Kysely, between the
+    // statements of a transaction). A connection lost right then — Postgres restarting sends
+    // 57P01 to every backend — is emitted as 'error' on the client itself, and with no listener
+    // that crashes the process (found by test/faults.test.ts). This listener only keeps the
+    // process alive: the pending or next query fails (the API answers 503), and the pool
+    // discards the dead client when it is released.
+    pool.on('connect', (client) => {
+      client.on('error', (err) => log.warn({ err: { message: err.message } }, 'postgres connection lost'));
+    });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     if (schema !== 'public') {
       await sql`create schema if not exists ${sql.id(schema)}`.execute(db);

@@ -41,6 +41,19 @@ const FASTIFY_ERRORS: Record<string, ErrorCode> = {
   FST_ERR_ASYNC_CONSTRAINT: 'VALIDATION_FAILED',
 };
 
+/**
+ * Fastify's `frameworkErrors` option: errors found while routing, before any hook or the error
+ * handler runs (a path that is not valid percent-encoding such as `/%ff`, an over-long path
+ * parameter). Without it Fastify answers these itself, in its own body format (found by
+ * test/hostile-input.test.ts). A path that cannot be decoded names no resource: 404.
+ */
+export function frameworkErrorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  reply.header('x-request-id', request.id);
+  const code = FASTIFY_ERRORS[err.code] ?? (err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'NOT_FOUND' : 'VALIDATION_FAILED');
+  request.log.info({ code: err.code }, 'request rejected while routing');
+  sendError(reply, code, code === 'NOT_FOUND' ? { message: 'No such route.' } : {});
+}
+
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
     sendError(reply, 'NOT_FOUND', { message: `No route ${request.method} ${request.url.split('?')[0] ?? ''}.` });

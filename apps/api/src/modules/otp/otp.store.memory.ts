@@ -58,10 +58,10 @@ export function createMemoryOtpStore(): OtpStore & { size(): number } {
       }
       const rec = codes.get(phone);
       if (!rec || now >= rec.expiresAt) return { kind: 'none' };
-      if (rec.attempts >= input.maxAttempts) {
-        codes.delete(phone);
-        return { kind: 'too_many' };
-      }
+      // Every attempt is reserved, some possibly still in flight and correct: refuse, but leave
+      // the record to them (the last reject() burns it; a correct one consumes it). Deleting it
+      // here would let a burst of concurrent correct submissions end with no winner at all.
+      if (rec.attempts >= input.maxAttempts) return { kind: 'too_many' };
       rec.attempts += 1;
       fail.count += 1;
       failures.set(phone, fail);

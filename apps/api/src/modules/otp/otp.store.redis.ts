@@ -37,10 +37,9 @@ if now >= wstart + window then count = 0; wstart = now end
 if count >= limit then return {'rate_limited', wstart + window - now} end
 local r = redis.call('HMGET', KEYS[1], 'id', 'h', 'a', 'e')
 if not r[1] or now >= tonumber(r[4]) then return {'none'} end
-if tonumber(r[3]) >= maxAttempts then
-  redis.call('DEL', KEYS[1])
-  return {'too_many'}
-end
+-- Every attempt is reserved (some may still be in flight and correct): refuse, but leave the
+-- record to them. The last reject() burns it; a correct one consumes it.
+if tonumber(r[3]) >= maxAttempts then return {'too_many'} end
 redis.call('HINCRBY', KEYS[1], 'a', 1)
 -- Reserve a unit of the failure budget; consume() returns it if the code is right.
 redis.call('HSET', KEYS[2], 'c', count + 1, 'w', wstart)
