@@ -7,6 +7,8 @@ import { exportPKCS8, exportSPKI, generateKeyPair, type CryptoKey } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from './support/backends.js';
 import { startApp, type TestApp } from './support/app.js';
+
+const ADMIN_TOKEN = 'hostile-input-admin-token-0123456789abcdef';
 import { jwtPayload } from './support/concurrency.js';
 
 /**
@@ -236,6 +238,8 @@ describe.each(backends)('hostile input on $name', (backend) => {
         INVITE_MAX_FAILURES: '10000',
         OTP_MAX_FAILURES_PER_PHONE: '10000',
         LOG_LEVEL: 'warn',
+        // The admin API is on, so its routes are fuzzed past the token check too.
+        ADMIN_API_TOKEN: ADMIN_TOKEN,
       },
     });
     kid = (await t.request('GET', '/.well-known/jwks.json')).body.keys[0].kid;
@@ -377,6 +381,7 @@ describe.each(backends)('hostile input on $name', (backend) => {
         const headers: Record<string, string> = {};
         if (type) headers['content-type'] = type;
         if (withToken || route.auth === 'user') headers.authorization = `Bearer ${token}`;
+        if (route.auth === 'admin') headers.authorization = `Bearer ${ADMIN_TOKEN}`;
         const res = await inject({ method: route.method, url: route.path, headers, payload: route.method === 'GET' ? undefined : body });
         expectDocumented(res, route.method, route.path, route);
         // The spec's two body rules, where the request makes the answer certain.
