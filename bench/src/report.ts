@@ -1,0 +1,110 @@
+import type { Measured } from './load.js';
+
+export interface EndpointRow extends Measured {
+  /** requests/s relative to the bare constant route and to the one-select route (same run). */
+  vsConstant: number;
+  vsSelect: number;
+}
+
+export interface ScaleRow {
+  group: string;
+  size: string;
+  name: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+  /** p50 and requests/s relative to the group's smallest size. */
+  p50Growth: number;
+  rpsRatio: number;
+}
+
+export interface Target {
+  target: string;
+  measured: string;
+  met: boolean;
+}
+
+const r2 = (x: number) => Math.round(x * 100) / 100;
+
+export function withRatios(rows: Measured[], constantRps: number, selectRps: number): EndpointRow[] {
+  return rows.map((m) => ({ ...m, vsConstant: r2(m.rps / constantRps), vsSelect: r2(m.rps / selectRps) }));
+}
+
+export function scaleRows(group: string, runs: { size: string; m: Measured }[]): ScaleRow[] {
+  const byName = new Map<string, Measured>();
+  return runs.map(({ size, m }) => {
+    const first = byName.get(m.name) ?? m;
+    byName.set(m.name, first);
+    return {
+      group,
+      size,
+      name: m.name,
+      rps: m.rps,
+      p50: m.p50,
+      p99: m.p99,
+      non2xx: m.non2xx,
+      errors: m.errors + m.timeouts,
+      p50Growth: r2(m.p50 / Math.max(first.p50, 0.001)),
+      rpsRatio: r2(m.rps / Math.max(first.rps, 0.001)),
+    };
+  });
+}
+
+export function evaluateTargets(rows: EndpointRow[], scale: ScaleRow[]): Target[] {
+  const find = (name: string) => rows.find((r) => r.name === name);
+  const targets: Target[] = [];
+  const ratio = (name: string, min: number, label: string) => {
+    const r = find(name);
+    if (r) targets.push({ target: `${label} ≥ ${min * 100}% of one-select baseline req/s`, measured: `${Math.round(r.vsSelect * 100)}%`, met: r.vsSelect >= min });
+  };
+  ratio('GET /profile/', 0.8, 'GET /profile/');
+  ratio('PUT /auth/', 0.4, 'PUT /auth/');
+  ratio('POST /auth/', 0.6, 'POST /auth/');
+  const bad = rows.filter((r) => !r.name.startsWith('baseline') && (r.errors + r.timeouts + r.non2xx > 0));
+  targets.push({
+    target: '0 errors and 0 non-2xx',
+    measured: bad.length ? bad.map((r) => `${r.name}: ${r.errors + r.timeouts} errors, ${r.non2xx} non-2xx`).join('; ') : 'none',
+    met: bad.length === 0,
+  });
+  const slow = rows.filter((r) => !r.name.startsWith('baseline') && r.p99 > 25);
+  targets.push({
+    target: 'p99 ≤ 25 ms on every endpoint',
+    measured: slow.length ? slow.map((r) => `${r.name} ${r.p99} ms`).join('; ') : `max ${Math.max(...rows.filter((r) => !r.name.startsWith('baseline')).map((r) => r.p99))} ms`,
+    met: slow.length === 0,
+  });
+  for (const group of new Set(scale.map((s) => s.group))) {
+    const g = scale.filter((s) => s.group === group && ['GET /profile/', 'PUT /auth/', 'GET /profile/invited-users'].includes(s.name));
+    if (!g.length) continue;
+    const worst = g.reduce((a, b) => (b.p50Growth > a.p50Growth ? b : a));
+    targets.push({
+      target: `${group}: latency flat (p50 within 1.5×)`,
+      measured: `worst ${worst.name} at ${worst.size}: ${worst.p50Growth}×`,
+      met: worst.p50Growth <= 1.5,
+    });
+  }
+  return targets;
+}
+
+export function markdown(rows: EndpointRow[], scale: ScaleRow[], targets: Target[], header: string): string {
+  const out: string[] = [header, ''];
+  out.push('| endpoint | req/s | p50 ms | p99 ms | errors | non-2xx | vs constant | vs one-select |');
+  out.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of rows) {
+    const early = r.stoppedEarly ? ' ¹' : '';
+    out.push(`| ${r.name}${early} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.errors + r.timeouts} | ${r.non2xx} | ${r.vsConstant} | ${r.vsSelect} |`);
+  }
+  if (rows.some((r) => r.stoppedEarly)) out.push('', '¹ stopped early: its one-time inputs (codes or tokens) ran out.');
+  if (scale.length) {
+    out.push('', '| scale run | size | endpoint | req/s | p50 ms | p99 ms | non-2xx | p50 growth | req/s ratio |', '|---|---|---|---:|---:|---:|---:|---:|---:|');
+    for (const s of scale) {
+      out.push(`| ${s.group} | ${s.size} | ${s.name} | ${s.rps} | ${s.p50} | ${s.p99} | ${s.non2xx} | ${s.p50Growth}× | ${s.rpsRatio} |`);
+    }
+  }
+  if (targets.length) {
+    out.push('', '| target | measured | met |', '|---|---|---|');
+    for (const t of targets) out.push(`| ${t.target} | ${t.measured} | ${t.met ? 'yes' : '**no**'} |`);
+  }
+  return `${out.join('\n')}\n`;
+}
