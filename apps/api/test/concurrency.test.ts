@@ -34,7 +34,9 @@ describe.each(backends)('concurrency on $name', (backend) => {
     // A test number has a fixed code that can be verified many times, so the logins really race
     // on creating the user (the unique phone constraint decides).
     const phone = '+79140000002';
-    const app = await startApp(backend, { env: { OTP_TEST_NUMBERS: `${phone}:2468` } });
+    // Each check reserves a unit of the phone's failure budget until it succeeds, so 20 checks at
+    // once need a budget of at least 20 (with Redis auto-pipelining they all reserve first).
+    const app = await startApp(backend, { env: { OTP_TEST_NUMBERS: `${phone}:2468`, OTP_MAX_FAILURES_PER_PHONE: '100' } });
     try {
       const results = await Promise.all(
         Array.from({ length: 20 }, () => app.request('PUT', '/auth/', { body: { phone_number: phone, otp_code: '2468' } })),
