@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { summariseProfile, type ProfileSummary } from './cpu-profile.js';
 import { measure, type LoadOptions, type Measured, type Scenario } from './load.js';
 import { freePort, runCommand, startNode, type Started } from './processes.js';
-import { evaluateTargets, markdown, scaleRows, withRatios, type ScaleRow } from './report.js';
+import { aggregateRounds, evaluateTargets, markdown, scaleRows, type ScaleRow } from './report.js';
 import {
   analyze,
   countUsers,
@@ -35,6 +35,8 @@ const USAGE = `pnpm bench [options]
   --duration <s>          measured seconds per endpoint (default 10; quick 3)
   --warmup <s>            warm-up seconds before each measurement (default 3; quick 1)
   --connections <n>       concurrent connections (default 64)
+  --rounds <n>            measure every endpoint and baseline this many times, interleaved; medians
+                          are reported (default 3; quick 1)
   --users <n>             users in the seeded invite tree (default 10000)
   --scale-invitees        profile and invited-users for inviters with 0 / 1 000 / 100 000 invitees
   --scale-users           login (and profile) with 10 000 vs --large-users users in the table
@@ -45,6 +47,7 @@ const USAGE = `pnpm bench [options]
   --label <text>          stored in the results (what this run is about)
   --no-build              do not build before running
   --no-write              print only, do not write bench/results
+  --keep-db               keep the bench database (and Redis keys) for inspection instead of dropping them
   --database-url <url>    Postgres to create the bench database in (default postgres://postgres@127.0.0.1:5432/postgres)
   --redis-url <url>       Redis (default redis://127.0.0.1:6379); only keys under the run's own prefix are touched
 `;
@@ -56,6 +59,7 @@ function options() {
       duration: { type: 'string' },
       warmup: { type: 'string' },
       connections: { type: 'string', default: '64' },
+      rounds: { type: 'string' },
       users: { type: 'string', default: '10000' },
       'scale-invitees': { type: 'boolean', default: false },
       'scale-users': { type: 'boolean', default: false },
@@ -66,6 +70,7 @@ function options() {
       label: { type: 'string', default: '' },
       'no-build': { type: 'boolean', default: false },
       'no-write': { type: 'boolean', default: false },
+      'keep-db': { type: 'boolean', default: false },
       'database-url': { type: 'string', default: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
       'redis-url': { type: 'string', default: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' },
       help: { type: 'boolean', default: false },
@@ -94,6 +99,7 @@ function options() {
     duration: int(values.duration, values.quick ? 3 : 10, 'duration'),
     warmup: int(values.warmup, values.quick ? 1 : 3, 'warmup'),
     connections: int(values.connections, 64, 'connections'),
+    rounds: Math.max(1, int(values.rounds, values.quick ? 1 : 3, 'rounds')),
     users,
     scaleInvitees: values['scale-invitees'],
     scaleUsers: values['scale-users'],
@@ -104,6 +110,7 @@ function options() {
     label: values.label,
     build: !values['no-build'],
     write: !values['no-write'],
+    keepDb: values['keep-db'],
     databaseUrl: values['database-url'],
     redisUrl: values['redis-url'],
   };
@@ -201,8 +208,7 @@ async function main(): Promise<void> {
   const servers: Started[] = [];
   const profileDir = path.join(work, 'cpu-prof');
 
-  const endpoints: Measured[] = [];
-  const baselineRuns: Measured[] = [];
+  const rounds: { round: number; m: Measured }[] = [];
   const scale: ScaleRow[] = [];
   let profile: ProfileSummary | null = null;
   let poolSize = 10;
@@ -267,26 +273,13 @@ async function main(): Promise<void> {
     const baseLoad: LoadOptions = { ...load, url: baseline.url };
     let fresh = 0;
 
-    const baselines = async () => {
-      if (want('constant')) {
-        log('baseline: bare Fastify constant route');
-        baselineRuns.push(await measure({ name: 'baseline: constant', method: 'GET', path: '/constant' }, baseLoad));
-      }
-      if (want('select')) {
-        log('baseline: bare Fastify route with one indexed select');
-        let i = 0;
-        baselineRuns.push(
-          await measure(
-            {
-              name: 'baseline: one select',
-              method: 'GET',
-              path: '/select',
-              next: () => ({ path: `/select?phone=${encodeURIComponent(phoneOf((i++ % o.users) + 1))}` }),
-            },
-            baseLoad,
-          ),
-        );
-      }
+    let si = 0;
+    const constantScenario: Scenario = { name: 'baseline: constant', method: 'GET', path: '/constant' };
+    const selectScenario: Scenario = {
+      name: 'baseline: one select',
+      method: 'GET',
+      path: '/select',
+      next: () => ({ path: `/select?phone=${encodeURIComponent(phoneOf((si++ % o.users) + 1))}` }),
     };
 
     // One-time inputs flow from one endpoint to the next: codes from POST /auth/ feed PUT /auth/,
@@ -351,66 +344,66 @@ async function main(): Promise<void> {
     ).map((r) => r.invite_code);
     let ai = 0;
 
-    await baselines();
-    if (want('profile')) {
-      log('GET /profile/');
-      endpoints.push(await measure(profileScenario(), load));
-    }
-    if (want('invited-users')) {
-      log('GET /profile/invited-users');
-      endpoints.push(await measure(invitedScenario(), load));
-    }
-    if (want('request-code') || want('login') || want('refresh') || want('activate')) {
-      log('POST /auth/');
-      const m = await measure(requestCode(), load);
-      if (want('request-code')) endpoints.push(m);
-    }
-    if (want('login') || want('refresh') || want('activate')) {
-      log(`PUT /auth/ (${codes.length} codes issued)`);
-      const m = await measure(login(), load);
-      if (want('login')) endpoints.push(m);
-    }
-    if (want('refresh')) {
-      log(`POST /auth/refresh (${refresh.length} refresh tokens)`);
-      endpoints.push(
-        await measure(
-          {
-            name: 'POST /auth/refresh',
-            method: 'POST',
-            path: '/auth/refresh',
-            next: () => {
-              const token = refresh.shift();
-              return token ? { body: { refresh_token: token } } : null;
-            },
-            onResponse: (status, body) => {
-              if (status === 200) refresh.push((JSON.parse(body) as Tokens).refresh_token);
-            },
-            note: 'each refresh token once; the rotated one goes back in the pool',
+    // Rounds: every scenario once per round, in the same order, each round's ratios against that
+    // round's baselines; the medians are reported. Other work on the machine shifts the absolute
+    // numbers from minute to minute; the ratios measured side by side are what hold.
+    const plan: { scenario: Scenario; load: LoadOptions; baseline: boolean; keep: boolean; when: boolean }[] = [
+      { scenario: constantScenario, load: baseLoad, baseline: true, keep: true, when: want('constant') },
+      { scenario: selectScenario, load: baseLoad, baseline: true, keep: true, when: want('select') },
+      { scenario: profileScenario(), load, baseline: false, keep: true, when: want('profile') },
+      { scenario: invitedScenario(), load, baseline: false, keep: true, when: want('invited-users') },
+      {
+        scenario: requestCode(),
+        load,
+        baseline: false,
+        keep: want('request-code'),
+        when: want('request-code') || want('login') || want('refresh') || want('activate'),
+      },
+      { scenario: login(), load, baseline: false, keep: want('login'), when: want('login') || want('refresh') || want('activate') },
+      {
+        scenario: {
+          name: 'POST /auth/refresh',
+          method: 'POST',
+          path: '/auth/refresh',
+          next: () => {
+            const token = refresh.shift();
+            return token ? { body: { refresh_token: token } } : null;
           },
-          load,
-        ),
-      );
-    }
-    if (want('activate')) {
-      log(`POST /profile/ (${access.length} fresh users)`);
-      endpoints.push(
-        await measure(
-          {
-            name: 'POST /profile/',
-            method: 'POST',
-            path: '/profile/',
-            next: () => {
-              const token = access.shift();
-              const code = inviteCodes[ai++ % inviteCodes.length] as string;
-              return token ? { headers: bearer(token), body: { other_profile_invite_code: code } } : null;
-            },
-            note: 'each fresh user activates one seeded user’s code (once, as the rules allow)',
+          onResponse: (status, body) => {
+            if (status === 200) refresh.push((JSON.parse(body) as Tokens).refresh_token);
           },
-          load,
-        ),
-      );
+          note: 'each refresh token once; the rotated one goes back in the pool',
+        },
+        load,
+        baseline: false,
+        keep: true,
+        when: want('refresh'),
+      },
+      {
+        scenario: {
+          name: 'POST /profile/',
+          method: 'POST',
+          path: '/profile/',
+          next: () => {
+            const token = access.shift();
+            const code = inviteCodes[ai++ % inviteCodes.length] as string;
+            return token ? { headers: bearer(token), body: { other_profile_invite_code: code } } : null;
+          },
+          note: 'each fresh user activates one seeded user’s code (once, as the rules allow)',
+        },
+        load,
+        baseline: false,
+        keep: true,
+        when: want('activate'),
+      },
+    ];
+    for (let round = 1; round <= o.rounds; round++) {
+      for (const step of plan.filter((p) => p.when)) {
+        log(`round ${round}/${o.rounds}: ${step.scenario.name}`);
+        const m = await measure(step.scenario, { ...step.load, warmupSeconds: round === 1 ? step.load.warmupSeconds : 0 });
+        if (step.keep) rounds.push({ round, m });
+      }
     }
-    if (!o.quick && (want('constant') || want('select'))) await baselines();
 
     if (o.scaleInvitees) {
       log('scale: seeding inviters with 0 / 1 000 / 100 000 invitees');
@@ -462,10 +455,14 @@ async function main(): Promise<void> {
   } finally {
     for (const s of servers.reverse()) await s.stop();
     await db.destroy();
-    log(`dropping database ${dbName}`);
-    await dropDatabase(o.databaseUrl, dbName).catch((err: unknown) => log(`could not drop ${dbName}: ${String(err)}`));
-    const deleted = await deleteRedisPrefix(o.redisUrl, redisPrefix).catch(() => -1);
-    log(`deleted ${deleted} redis keys under ${redisPrefix}`);
+    if (o.keepDb) {
+      log(`kept database ${dbName} and redis keys under ${redisPrefix} (--keep-db)`);
+    } else {
+      log(`dropping database ${dbName}`);
+      await dropDatabase(o.databaseUrl, dbName).catch((err: unknown) => log(`could not drop ${dbName}: ${String(err)}`));
+      const deleted = await deleteRedisPrefix(o.redisUrl, redisPrefix).catch(() => -1);
+      log(`deleted ${deleted} redis keys under ${redisPrefix}`);
+    }
   }
 
   if (o.cpuProf && existsSync(profileDir)) {
@@ -481,14 +478,7 @@ async function main(): Promise<void> {
   }
   await rm(work, { recursive: true, force: true });
 
-  // Baselines measured twice (before and after the endpoints) are averaged.
-  const avg = (name: string) => {
-    const runs = baselineRuns.filter((b) => b.name === name);
-    return runs.length ? runs.reduce((a, b) => a + b.rps, 0) / runs.length : NaN;
-  };
-  const constantRps = avg('baseline: constant');
-  const selectRps = avg('baseline: one select');
-  const rows = withRatios([...baselineRuns, ...endpoints], constantRps, selectRps);
+  const rows = aggregateRounds(rounds);
   const targets = evaluateTargets(rows, scale);
   const optimisationsFile = path.join(BENCH_DIR, 'optimisations.json');
   const optimisations = existsSync(optimisationsFile) ? (JSON.parse(await readFile(optimisationsFile, 'utf8')) as unknown) : [];
@@ -506,6 +496,7 @@ async function main(): Promise<void> {
     connections: o.connections,
     durationSeconds: o.duration,
     warmupSeconds: o.warmup,
+    rounds: o.rounds,
     seededUsers: o.users,
     databasePoolSize: poolSize,
     apiEnvOverrides: o.apiEnv,
@@ -513,7 +504,7 @@ async function main(): Promise<void> {
   const header =
     `Run ${meta.date} (${meta.mode}${o.label ? `, ${o.label}` : ''}), commit ${meta.commit}, Node ${meta.node}, ${meta.cpus} CPUs, ` +
     `load average ${meta.loadAverageBefore[0]} → ${meta.loadAverageAfter[0]}; ${o.connections} connections, ` +
-    `${o.duration} s per endpoint after ${o.warmup} s warm-up; pool ${poolSize}; ${o.users.toLocaleString('en')} seeded users.`;
+    `${o.rounds} round(s) of ${o.duration} s per endpoint (medians; ${o.warmup} s warm-up first); pool ${poolSize}; ${o.users.toLocaleString('en')} seeded users.`;
   const md = markdown(rows, scale, targets, header);
   process.stdout.write(`\n${md}`);
   if (profile) {
@@ -528,7 +519,7 @@ async function main(): Promise<void> {
     const base = `${stamp}${o.quick ? '-quick' : ''}`;
     await writeFile(
       path.join(dir, `${base}.json`),
-      `${JSON.stringify({ meta, baselines: { constantRps, selectRps }, endpoints: rows, scale, targets, cpuProfile: profile, optimisations }, null, 2)}\n`,
+      `${JSON.stringify({ meta, endpoints: rows, scale, targets, cpuProfile: profile, optimisations, rounds }, null, 2)}\n`,
     );
     await writeFile(path.join(dir, `${base}.md`), md);
     log(`wrote bench/results/${base}.json and .md`);

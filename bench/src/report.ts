@@ -28,8 +28,44 @@ export interface Target {
 
 const r2 = (x: number) => Math.round(x * 100) / 100;
 
-export function withRatios(rows: Measured[], constantRps: number, selectRps: number): EndpointRow[] {
-  return rows.map((m) => ({ ...m, vsConstant: r2(m.rps / constantRps), vsSelect: r2(m.rps / selectRps) }));
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+};
+
+/**
+ * One row per scenario from interleaved rounds: the median of req/s and latencies, errors summed,
+ * and the median of the per-round ratios to that round's baselines.
+ */
+export function aggregateRounds(runs: { round: number; m: Measured }[]): EndpointRow[] {
+  const names = [...new Set(runs.map((r) => r.m.name))];
+  const baseOf = (name: string, round: number) => runs.find((r) => r.round === round && r.m.name === name)?.m.rps ?? NaN;
+  return names.map((name) => {
+    const mine = runs.filter((r) => r.m.name === name);
+    const first = mine[0]?.m as Measured;
+    const sum = (f: (m: Measured) => number) => mine.reduce((a, r) => a + f(r.m), 0);
+    const codes: Record<string, number> = {};
+    for (const r of mine) for (const [c, n] of Object.entries(r.m.statusCodes)) codes[c] = (codes[c] ?? 0) + n;
+    const stopped = mine.find((r) => r.m.stoppedEarly)?.m.stoppedEarly;
+    return {
+      ...first,
+      durationSeconds: r2(sum((m) => m.durationSeconds)),
+      requests: sum((m) => m.requests),
+      rps: Math.round(median(mine.map((r) => r.m.rps)) * 10) / 10,
+      p50: median(mine.map((r) => r.m.p50)),
+      p90: median(mine.map((r) => r.m.p90)),
+      p99: median(mine.map((r) => r.m.p99)),
+      max: Math.max(...mine.map((r) => r.m.max)),
+      errors: sum((m) => m.errors),
+      timeouts: sum((m) => m.timeouts),
+      non2xx: sum((m) => m.non2xx),
+      statusCodes: codes,
+      ...(stopped ? { stoppedEarly: stopped } : {}),
+      vsConstant: r2(median(mine.map((r) => r.m.rps / baseOf('baseline: constant', r.round)))),
+      vsSelect: r2(median(mine.map((r) => r.m.rps / baseOf('baseline: one select', r.round)))),
+    };
+  });
 }
 
 export function scaleRows(group: string, runs: { size: string; m: Measured }[]): ScaleRow[] {
