@@ -129,6 +129,12 @@ export async function analyze(db: Kysely<Database>): Promise<void> {
   await sql`analyze`.execute(db);
 }
 
+/** After a bulk insert: vacuum analyze the users table and write its pages out (checkpoint). */
+export async function settle(db: Kysely<Database>): Promise<void> {
+  await sql`vacuum analyze users`.execute(db);
+  await sql`checkpoint`.execute(db);
+}
+
 export async function countUsers(db: Kysely<Database>): Promise<number> {
   const row = await db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
   return Number(row.n);
