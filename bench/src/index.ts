@@ -39,6 +39,8 @@ const USAGE = `pnpm bench [options]
   --rounds <n>            measure every endpoint and baseline this many times, interleaved; medians
                           are reported (default 3; quick 1)
   --users <n>             users in the seeded invite tree (default 10000)
+  --pool <n>              DATABASE_POOL_SIZE of the API and of the one-select baseline (default 24,
+                          the size that measured best here; the API's own default is 10)
   --scale-invitees        profile and invited-users for inviters with 0 / 1 000 / 100 000 invitees
   --scale-users           login (and profile) with 10 000 vs --large-users users in the table
   --large-users <n>       table size of the second --scale-users step (default 1000000)
@@ -62,6 +64,7 @@ function options() {
       connections: { type: 'string', default: '64' },
       rounds: { type: 'string' },
       users: { type: 'string', default: '10000' },
+      pool: { type: 'string', default: '24' },
       'scale-invitees': { type: 'boolean', default: false },
       'scale-users': { type: 'boolean', default: false },
       'large-users': { type: 'string', default: '1000000' },
@@ -102,6 +105,7 @@ function options() {
     connections: int(values.connections, 64, 'connections'),
     rounds: Math.max(1, int(values.rounds, values.quick ? 1 : 3, 'rounds')),
     users,
+    pool: Math.max(1, int(values.pool, 24, 'pool')),
     scaleInvitees: values['scale-invitees'],
     scaleUsers: values['scale-users'],
     largeUsers: int(values['large-users'], 1_000_000, 'large-users'),
@@ -212,7 +216,7 @@ async function main(): Promise<void> {
   const rounds: { round: number; m: Measured }[] = [];
   const scale: ScaleRow[] = [];
   let profile: ProfileSummary | null = null;
-  let poolSize = 10;
+  let poolSize = o.pool;
 
   try {
     const apiPort = await freePort();
@@ -237,6 +241,7 @@ async function main(): Promise<void> {
       RATE_LIMIT_VERIFY_CODE_PER_IP: '1000000',
       RATE_LIMIT_REFRESH_PER_IP: '1000000',
       INVITE_MAX_FAILURES: '10000',
+      DATABASE_POOL_SIZE: String(o.pool),
       ...o.apiEnv,
     };
     poolSize = Number(apiEnv.DATABASE_POOL_SIZE ?? 10);
