@@ -32,6 +32,15 @@ function idSql(n: RawBuilder<unknown>) {
   return sql<string>`('00000000-0000-4000-8000-' || lpad(to_hex(${n}), 12, '0'))::uuid`;
 }
 
+/**
+ * The row's code, or — when a user created through the API during the run drew that code at
+ * random — the code of n + 400 000 000, which no seeded row uses (the map is a bijection).
+ */
+function freeCodeSql(n: RawBuilder<unknown>) {
+  return sql<string>`(case when exists (select 1 from users c where c.invite_code = ${codeSql(n)})
+    then ${codeSql(sql`(${n})::bigint + 400000000`)} else ${codeSql(n)} end)`;
+}
+
 function codeSql(n: RawBuilder<unknown>) {
   const x = sql`((${n})::bigint * 1000003 % ${sql.lit(CODE_SPACE)})`;
   const digits = [0, 1, 2, 3, 4, 5].map(
@@ -81,7 +90,7 @@ export async function seedTree(db: Kysely<Database>, from: number, to: number, t
     .insertInto('users')
     .columns(['id', 'phone_number', 'invite_code', 'invited_by', 'invite_activated_at', 'invited_count', 'created_at'])
     .expression(
-      sql`select ${idSql(n)}, '+7900' || lpad(g.n::text, 7, '0'), ${codeSql(n)},
+      sql`select ${idSql(n)}, '+7900' || lpad(g.n::text, 7, '0'), ${freeCodeSql(n)},
             case when g.n >= 10 then ${idSql(sql`g.n / 10`)} end,
             case when g.n >= 10 then timestamptz '2026-01-01' + g.n * interval '1 second' end,
             greatest(0, least(g.n * 10 + 9, ${total}) - greatest(g.n * 10, 10) + 1),
@@ -99,7 +108,7 @@ export async function seedScaleInviters(db: Kysely<Database>): Promise<void> {
       .values({
         id: idSql(sql.lit(inviter.n)),
         phone_number: phoneOf(inviter.n),
-        invite_code: codeSql(sql.lit(inviter.n)),
+        invite_code: freeCodeSql(sql.lit(inviter.n)),
         invited_count: inviter.invitees,
         created_at: new Date('2026-01-01T00:00:00Z'),
       })
@@ -110,7 +119,7 @@ export async function seedScaleInviters(db: Kysely<Database>): Promise<void> {
       .insertInto('users')
       .columns(['id', 'phone_number', 'invite_code', 'invited_by', 'invite_activated_at', 'created_at'])
       .expression(
-        sql`select ${idSql(n)}, '+7900' || lpad(g.n::text, 7, '0'), ${codeSql(n)}, ${idSql(sql.lit(inviter.n))},
+        sql`select ${idSql(n)}, '+7900' || lpad(g.n::text, 7, '0'), ${freeCodeSql(n)}, ${idSql(sql.lit(inviter.n))},
               timestamptz '2026-02-01' + g.n * interval '1 second', timestamptz '2026-01-01'
             from generate_series(${inviter.firstInvitee}::int, ${inviter.firstInvitee + inviter.invitees - 1}::int) as g(n)`,
       )
