@@ -21,7 +21,9 @@ interface CpuProfile {
 
 export interface ProfileSummary {
   file: string;
+  /** Time the process was busy (samples outside `(idle)`); percentages are of this. */
   totalMs: number;
+  idleMs: number;
   /** Self time by where the code lives: our API, a dependency, Node internals, idle, GC. */
   byArea: { area: string; ms: number; percent: number }[];
   /** The functions with the most self time. */
@@ -58,7 +60,9 @@ export async function summariseProfile(file: string, top = 25): Promise<ProfileS
     const id = profile.samples[i] as number;
     selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
   }
-  const total = [...selfUs.values()].reduce((a, b) => a + b, 0) || 1;
+  let idle = 0;
+  for (const [id, us] of selfUs) if (byId.get(id)?.callFrame.functionName === '(idle)') idle += us;
+  const total = [...selfUs.values()].reduce((a, b) => a + b, 0) - idle || 1;
   const areas = new Map<string, number>();
   const fns = new Map<string, { fn: string; where: string; us: number }>();
   for (const [id, us] of selfUs) {
@@ -78,7 +82,8 @@ export async function summariseProfile(file: string, top = 25): Promise<ProfileS
   return {
     file,
     totalMs: ms(total),
-    byArea: [...areas.entries()].sort((a, b) => b[1] - a[1]).map(([area, us]) => ({ area, ms: ms(us), percent: pct(us) })),
+    idleMs: ms(idle),
+    byArea: [...areas.entries()].filter(([area]) => area !== '(idle)').sort((a, b) => b[1] - a[1]).map(([area, us]) => ({ area, ms: ms(us), percent: pct(us) })),
     topFunctions: [...fns.values()]
       .filter((f) => f.fn !== '(idle)')
       .sort((a, b) => b.us - a.us)

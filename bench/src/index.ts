@@ -519,7 +519,7 @@ async function main(): Promise<void> {
   const md = markdown(rows, scale, targets, header);
   process.stdout.write(`\n${md}`);
   if (profile) {
-    process.stdout.write(`\nCPU profile (${profile.file}), self time by area:\n`);
+    process.stdout.write(`\nCPU profile (${profile.file}): busy ${profile.totalMs} ms, idle ${profile.idleMs} ms; self time by area (% of busy):\n`);
     for (const a of profile.byArea.slice(0, 12)) process.stdout.write(`  ${a.percent.toString().padStart(5)}%  ${a.area}\n`);
     process.stdout.write('top functions:\n');
     for (const f of profile.topFunctions.slice(0, 15)) process.stdout.write(`  ${f.percent.toString().padStart(5)}%  ${f.fn}  ${f.where}\n`);
