@@ -34,8 +34,7 @@ describe.each(backends)('concurrency on $name', (backend) => {
     // A test number has a fixed code that can be verified many times, so the logins really race
     // on creating the user (the unique phone constraint decides).
     const phone = '+79140000002';
-    // Each check reserves a unit of the phone's failure budget until it succeeds, so 20 checks at
-    // once need a budget of at least 20 (with Redis auto-pipelining they all reserve first).
+    // (A budget above the burst: each in-flight check reserves a unit of the failure budget.)
     const app = await startApp(backend, { env: { OTP_TEST_NUMBERS: `${phone}:2468`, OTP_MAX_FAILURES_PER_PHONE: '100' } });
     try {
       const results = await Promise.all(
