@@ -135,6 +135,7 @@ const EnvObject = z.object({
     JWT_AUDIENCE: z.string().min(1).default('phone-auth'),
     ACCESS_TOKEN_TTL_SECONDS: int(900, 60, 86_400),
     REFRESH_TOKEN_TTL_SECONDS: int(2_592_000, 3600, 31_536_000),
+    ACCESS_TOKEN_CACHE_SIZE: int(10_000, 0, 1_000_000),
 
     INVITE_MAX_FAILURES: int(10, 1, 10_000),
     INVITE_FAILURE_WINDOW_SECONDS: int(3600, 60, 604_800),
@@ -222,6 +223,8 @@ function build(env: z.output<typeof EnvSchema>) {
       audience: env.JWT_AUDIENCE,
       accessTtlSeconds: env.ACCESS_TOKEN_TTL_SECONDS,
       refreshTtlSeconds: env.REFRESH_TOKEN_TTL_SECONDS,
+      /** Verified access tokens remembered (signature check skipped; time claims and denylist still checked). */
+      verifiedTokenCacheSize: env.ACCESS_TOKEN_CACHE_SIZE,
     },
     invites: {
       maxFailures: env.INVITE_MAX_FAILURES,

@@ -14,6 +14,10 @@ export function createRedis(url: string, log: Logger): Redis {
     connectTimeout: 2000,
     retryStrategy: (times) => Math.min(times * 100, 2000),
     lazyConnect: false,
+    // Commands issued in the same event-loop tick (the denylist lookups and limit scripts of
+    // concurrent requests) go out in one write: under load the socket writes, not Redis, were
+    // the cost of a Redis round trip (bench: Performance). Each command still gets its own reply.
+    enableAutoPipelining: true,
   });
   let down = false;
   redis.on('error', (err: Error) => {

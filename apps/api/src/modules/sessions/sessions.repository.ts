@@ -1,20 +1,24 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../db/types.js';
 
+/**
+ * Opens a session with its first refresh token in one statement (a data-modifying CTE): one round
+ * trip and one commit instead of BEGIN, two inserts and COMMIT on a pooled connection — login is
+ * bound by round trips and commits (bench: Performance). Still atomic: one statement inserts both
+ * rows or neither; the foreign key from the token to the session is checked at its end.
+ */
 export async function insertSession(
   db: Kysely<Database>,
   s: { id: string; userId: string; now: Date; expiresAt: Date; refreshHash: Buffer; ip: string | null; userAgent: string | null },
 ): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    await trx
-      .insertInto('sessions')
-      .values({ id: s.id, user_id: s.userId, created_at: s.now, expires_at: s.expiresAt, last_used_at: s.now, ip: s.ip, user_agent: s.userAgent })
-      .execute();
-    await trx
-      .insertInto('refresh_tokens')
-      .values({ token_hash: s.refreshHash, session_id: s.id, created_at: s.now, expires_at: s.expiresAt })
-      .execute();
-  });
+  await sql`
+    with session as (
+      insert into sessions (id, user_id, created_at, expires_at, last_used_at, ip, user_agent)
+      values (${s.id}, ${s.userId}, ${s.now}, ${s.expiresAt}, ${s.now}, ${s.ip}, ${s.userAgent})
+      returning id
+    )
+    insert into refresh_tokens (token_hash, session_id, created_at, expires_at)
+    select ${s.refreshHash}::bytea, session.id, ${s.now}::timestamptz, ${s.expiresAt}::timestamptz from session`.execute(db);
 }
 
 export type RotateOutcome =

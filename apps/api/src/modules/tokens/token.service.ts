@@ -22,13 +22,64 @@ export interface TokenService {
 }
 
 const MAX_TOKEN_LENGTH = 4096;
+/** Seconds of clock skew tolerated on `exp` (the same for a fresh and a cached verification). */
+const CLOCK_TOLERANCE_SECONDS = 5;
+/** A token whose `iat` is further than this in the future was not issued by us. */
+const MAX_IAT_SKEW_SECONDS = 60;
+
+/**
+ * Access tokens whose signature, algorithm, issuer, audience and type were verified, keyed by the
+ * exact token string. A client sends the same token with every request for up to
+ * ACCESS_TOKEN_TTL_SECONDS; checking its Ed25519 signature each time was the largest CPU cost of
+ * an authenticated request (bench/README: Performance). A hit skips only the signature check:
+ * the time claims (`exp`, `iat`) are checked again against the clock on every hit, an entry is
+ * dropped once it expires, and the caller still checks the session against the revocation
+ * denylist on every request. The key set is fixed for the life of the process (keys rotate by
+ * restarting with new JWT_* settings), so a verdict cannot go stale. Bounded: when full,
+ * expired entries are swept and then the oldest are evicted.
+ */
+export function createVerifiedTokenCache(maxEntries: number) {
+  const entries = new Map<string, AccessClaims>();
+  return {
+    get size() {
+      return entries.size;
+    },
+    get(token: string, nowMs: number): AccessClaims | undefined {
+      const claims = entries.get(token);
+      if (!claims) return undefined;
+      if (!timeClaimsValid(claims, nowMs)) {
+        entries.delete(token);
+        return undefined;
+      }
+      return claims;
+    },
+    set(token: string, claims: AccessClaims, nowMs: number): void {
+      if (maxEntries <= 0) return;
+      if (entries.size >= maxEntries) {
+        for (const [k, c] of entries) if (!timeClaimsValid(c, nowMs)) entries.delete(k);
+        // Still full: evict the oldest insertions (Map keeps insertion order).
+        for (const k of entries.keys()) {
+          if (entries.size < maxEntries) break;
+          entries.delete(k);
+        }
+      }
+      entries.set(token, claims);
+    },
+  };
+}
+
+/** The time checks of a verification (jose's `exp` rule and ours on `iat`), applied to a cached verdict too. */
+function timeClaimsValid(claims: AccessClaims, nowMs: number): boolean {
+  return claims.exp > Math.floor(nowMs / 1000) - CLOCK_TOLERANCE_SECONDS && claims.iat <= nowMs / 1000 + MAX_IAT_SKEW_SECONDS;
+}
 
 export function createTokenService(deps: {
   keys: SigningKeys;
   clock: Clock;
-  config: { issuer: string; audience: string; accessTtlSeconds: number };
+  config: { issuer: string; audience: string; accessTtlSeconds: number; verifiedTokenCacheSize?: number };
 }): TokenService {
   const { keys, clock, config } = deps;
+  const verified = createVerifiedTokenCache(config.verifiedTokenCacheSize ?? 0);
   const algorithms = [...new Set([...keys.accepted.values()].map((k) => k.alg))];
 
   // The key is chosen by `kid` among the accepted keys only, and its own algorithm is required:
@@ -57,6 +108,8 @@ export function createTokenService(deps: {
 
     async verifyAccessToken(token) {
       if (token.length > MAX_TOKEN_LENGTH) throw new AppError('UNAUTHORIZED');
+      const cached = verified.get(token, clock.now());
+      if (cached) return cached;
       try {
         const { payload } = await jwtVerify(token, keyFor, {
           algorithms,
@@ -65,16 +118,19 @@ export function createTokenService(deps: {
           typ: 'at+jwt',
           currentDate: new Date(clock.now()),
           requiredClaims: ['sub', 'sid', 'iat', 'exp'],
-          clockTolerance: 5,
+          clockTolerance: CLOCK_TOLERANCE_SECONDS,
         });
-        const { sub, sid, phone_number, iat, exp } = payload;
+        const { sub, sid, phone_number, iat, exp, nbf } = payload;
         if (typeof sub !== 'string' || typeof sid !== 'string' || typeof phone_number !== 'string' ||
             typeof iat !== 'number' || typeof exp !== 'number') {
           throw new AppError('UNAUTHORIZED');
         }
         // A token from the future was not issued by us (or our clock is badly off).
-        if (iat > clock.now() / 1000 + 60) throw new AppError('UNAUTHORIZED');
-        return { sub, sid, phone_number, iat, exp };
+        if (iat > clock.now() / 1000 + MAX_IAT_SKEW_SECONDS) throw new AppError('UNAUTHORIZED');
+        const claims: AccessClaims = Object.freeze({ sub, sid, phone_number, iat, exp });
+        // Our tokens carry no `nbf`; one that does is verified afresh every time, never cached.
+        if (nbf === undefined) verified.set(token, claims, clock.now());
+        return claims;
       } catch (err) {
         if (err instanceof AppError) throw err;
         throw new AppError('UNAUTHORIZED');

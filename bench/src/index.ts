@@ -1,0 +1,543 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { summariseProfile, type ProfileSummary } from './cpu-profile.js';
+import { measure, type LoadOptions, type Measured, type Scenario } from './load.js';
+import { freePort, runCommand, startNode, type Started } from './processes.js';
+import { aggregateRounds, evaluateTargets, markdown, scaleRows, type ScaleRow } from './report.js';
+import {
+  analyze,
+  countUsers,
+  settle,
+  createDatabase,
+  cursorAfter,
+  dropDatabase,
+  freshPhoneOf,
+  openDb,
+  phoneOf,
+  recountInvitees,
+  SCALE_INVITERS,
+  seedScaleInviters,
+  seedTree,
+} from './seed.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const BENCH_DIR = path.resolve(HERE, '..');
+const ROOT = path.resolve(BENCH_DIR, '..');
+
+const USAGE = `pnpm bench [options]
+
+  --quick                 1 s warm-up + 3 s per endpoint, baselines once: the whole run in under a minute
+  --duration <s>          measured seconds per endpoint (default 10; quick 3)
+  --warmup <s>            warm-up seconds before each measurement (default 3; quick 1)
+  --connections <n>       concurrent connections (default 64)
+  --rounds <n>            measure every endpoint and baseline this many times, interleaved; medians
+                          are reported (default 3; quick 1)
+  --users <n>             users in the seeded invite tree (default 10000)
+  --pool <n>              DATABASE_POOL_SIZE of the API and of the one-select baseline (default 24,
+                          the size that measured best here; the API's own default is 10)
+  --scale-invitees        profile and invited-users for inviters with 0 / 1 000 / 100 000 invitees
+  --scale-users           login (and profile) with 10 000 vs --large-users users in the table
+  --large-users <n>       table size of the second --scale-users step (default 1000000)
+  --cpu-prof              run the API under node --cpu-prof and summarise the profile
+  --only <names>          comma-separated: constant,select,profile,invited-users,request-code,login,refresh,activate
+  --env KEY=VALUE         extra environment for the API (repeatable), e.g. DATABASE_POOL_SIZE=20
+  --label <text>          stored in the results (what this run is about)
+  --no-build              do not build before running
+  --no-write              print only, do not write bench/results
+  --keep-db               keep the bench database (and Redis keys) for inspection instead of dropping them
+  --database-url <url>    Postgres to create the bench database in (default postgres://postgres@127.0.0.1:5432/postgres)
+  --redis-url <url>       Redis (default redis://127.0.0.1:6379); only keys under the run's own prefix are touched
+`;
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      connections: { type: 'string', default: '64' },
+      rounds: { type: 'string' },
+      users: { type: 'string', default: '10000' },
+      pool: { type: 'string', default: '24' },
+      'scale-invitees': { type: 'boolean', default: false },
+      'scale-users': { type: 'boolean', default: false },
+      'large-users': { type: 'string', default: '1000000' },
+      'cpu-prof': { type: 'boolean', default: false },
+      only: { type: 'string' },
+      env: { type: 'string', multiple: true, default: [] },
+      label: { type: 'string', default: '' },
+      'no-build': { type: 'boolean', default: false },
+      'no-write': { type: 'boolean', default: false },
+      'keep-db': { type: 'boolean', default: false },
+      'database-url': { type: 'string', default: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
+      'redis-url': { type: 'string', default: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' },
+      help: { type: 'boolean', default: false },
+    },
+    allowPositionals: false,
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  const int = (v: string | undefined, def: number, name: string) => {
+    const n = v === undefined ? def : Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number`);
+    return n;
+  };
+  const apiEnv: Record<string, string> = {};
+  for (const kv of values.env) {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw new Error(`--env ${kv}: expected KEY=VALUE`);
+    apiEnv[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  const users = int(values.users, 10_000, 'users');
+  if (users < 100 || users > 5_000_000) throw new Error('--users must be between 100 and 5000000');
+  return {
+    quick: values.quick,
+    duration: int(values.duration, values.quick ? 3 : 10, 'duration'),
+    warmup: int(values.warmup, values.quick ? 1 : 3, 'warmup'),
+    connections: int(values.connections, 64, 'connections'),
+    rounds: Math.max(1, int(values.rounds, values.quick ? 1 : 3, 'rounds')),
+    users,
+    pool: Math.max(1, int(values.pool, 24, 'pool')),
+    scaleInvitees: values['scale-invitees'],
+    scaleUsers: values['scale-users'],
+    largeUsers: int(values['large-users'], 1_000_000, 'large-users'),
+    cpuProf: values['cpu-prof'],
+    only: values.only ? new Set(values.only.split(',').map((s) => s.trim())) : null,
+    apiEnv,
+    label: values.label,
+    build: !values['no-build'],
+    write: !values['no-write'],
+    keepDb: values['keep-db'],
+    databaseUrl: values['database-url'],
+    redisUrl: values['redis-url'],
+  };
+}
+
+const log = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+
+function dbUrl(adminUrl: string, name: string): string {
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+async function json<T>(res: Response): Promise<T> {
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${res.status} ${text}`);
+  return JSON.parse(text) as T;
+}
+
+interface Tokens {
+  access_token: string;
+  refresh_token: string;
+}
+
+/** Logs phones in through the public API (POST then PUT /auth/), `concurrency` at a time. */
+async function loginAll(base: string, phones: string[], concurrency = 16): Promise<Tokens[]> {
+  const out: Tokens[] = new Array(phones.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < phones.length) {
+      const i = next++;
+      const phone = phones[i] as string;
+      const headers = { 'content-type': 'application/json' };
+      const { otp_code } = await json<{ otp_code: string }>(
+        await fetch(`${base}/auth/`, { method: 'POST', headers, body: JSON.stringify({ phone_number: phone }) }),
+      );
+      out[i] = await json<Tokens>(
+        await fetch(`${base}/auth/`, { method: 'PUT', headers, body: JSON.stringify({ phone_number: phone, otp_code }) }),
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return out;
+}
+
+async function deleteRedisPrefix(url: string, prefix: string): Promise<number> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  let deleted = 0;
+  try {
+    let cursor = '0';
+    do {
+      const [nextCursor, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = nextCursor;
+      if (keys.length) deleted += await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+  return deleted;
+}
+
+function gitCommit(): string {
+  try {
+    const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'apps', 'packages'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    return dirty ? `${sha}+dirty` : sha;
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function main(): Promise<void> {
+  const o = options();
+  const started = new Date();
+  const stamp = started.toISOString().replace(/:/g, '').replace(/\..*/, 'Z');
+  const runId = `${Date.now()}`;
+  const dbName = `bench_${runId}`;
+  const redisPrefix = `bench:${runId}:`;
+  const want = (name: string) => !o.only || o.only.has(name);
+  const work = await mkdtemp(path.join(os.tmpdir(), 'phone-auth-bench-'));
+  const loadBefore = os.loadavg();
+
+  if (o.build) {
+    log('building the API and the contract (turbo)');
+    await runCommand('pnpm', ['exec', 'turbo', 'run', 'build', '--filter=@phone-auth/api...', '--output-logs=errors-only'], ROOT);
+  }
+  const serverJs = path.join(ROOT, 'apps/api/dist/server.js');
+  if (!existsSync(serverJs)) throw new Error(`${serverJs} is missing: build first (drop --no-build)`);
+
+  log(`creating database ${dbName}`);
+  await createDatabase(o.databaseUrl, dbName);
+  const url = dbUrl(o.databaseUrl, dbName);
+  const db = openDb(url);
+  const servers: Started[] = [];
+  const profileDir = path.join(work, 'cpu-prof');
+
+  const rounds: { round: number; m: Measured }[] = [];
+  const scale: ScaleRow[] = [];
+  let profile: ProfileSummary | null = null;
+  let poolSize = o.pool;
+
+  try {
+    const apiPort = await freePort();
+    const apiEnv: Record<string, string> = {
+      NODE_ENV: 'production',
+      PORT: String(apiPort),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      DATA_DIR: path.join(work, 'data'),
+      DATABASE_URL: url,
+      REDIS_URL: o.redisUrl,
+      REDIS_KEY_PREFIX: redisPrefix,
+      MIGRATE_ON_START: 'true',
+      // Codes come back in the response (console provider), live long enough to be used later in
+      // the run, and every per-IP / per-phone limit is far above what the run sends from one IP.
+      SMS_PROVIDER: 'console',
+      OTP_EXPOSE_IN_RESPONSE: 'true',
+      OTP_TTL_SECONDS: '3600',
+      OTP_RESEND_SECONDS: '0',
+      OTP_MAX_SENDS_PER_PHONE_PER_DAY: '10000',
+      RATE_LIMIT_REQUEST_CODE_PER_IP: '1000000',
+      RATE_LIMIT_VERIFY_CODE_PER_IP: '1000000',
+      RATE_LIMIT_REFRESH_PER_IP: '1000000',
+      INVITE_MAX_FAILURES: '10000',
+      DATABASE_POOL_SIZE: String(o.pool),
+      ...o.apiEnv,
+    };
+    poolSize = Number(apiEnv.DATABASE_POOL_SIZE ?? 10);
+    const nodeFlags = o.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+    log(`starting the API${o.cpuProf ? ' under --cpu-prof' : ''} (migrations run on start)`);
+    const api = await startNode({
+      name: 'api',
+      args: [...nodeFlags, serverJs],
+      env: apiEnv,
+      port: apiPort,
+      readyPath: '/.well-known/jwks.json',
+      logFile: path.join(work, 'api.log'),
+      cwd: ROOT,
+    });
+    servers.push(api);
+    const basePort = await freePort();
+    const baseline = await startNode({
+      name: 'baseline',
+      args: ['--import', 'tsx', path.join(HERE, 'baseline-server.ts')],
+      env: { PORT: String(basePort), DATABASE_URL: url, DATABASE_POOL_SIZE: String(poolSize), NODE_ENV: 'production' },
+      port: basePort,
+      readyPath: '/constant',
+      logFile: path.join(work, 'baseline.log'),
+      cwd: BENCH_DIR,
+    });
+    servers.push(baseline);
+
+    log(`seeding ${o.users} users (invite tree, 10 invitees per inviter)`);
+    let t = Date.now();
+    await seedTree(db, 1, o.users, o.users);
+    await analyze(db);
+    log(`seeded in ${Date.now() - t} ms`);
+
+    const load: LoadOptions = { url: api.url, connections: o.connections, durationSeconds: o.duration, warmupSeconds: o.warmup };
+    const baseLoad: LoadOptions = { ...load, url: baseline.url };
+    let fresh = 0;
+
+    let si = 0;
+    const constantScenario: Scenario = { name: 'baseline: constant', method: 'GET', path: '/constant' };
+    const selectScenario: Scenario = {
+      name: 'baseline: one select',
+      method: 'GET',
+      path: '/select',
+      next: () => ({ path: `/select?phone=${encodeURIComponent(phoneOf((si++ % o.users) + 1))}` }),
+    };
+
+    // One-time inputs flow from one endpoint to the next: codes from POST /auth/ feed PUT /auth/,
+    // whose tokens feed POST /auth/refresh (each rotation hands back a new one) and POST /profile/.
+    const codes: { phone: string; code: string }[] = [];
+    const access: string[] = [];
+    const refresh: string[] = [];
+
+    const requestCode = (name = 'POST /auth/'): Scenario => ({
+      name,
+      method: 'POST',
+      path: '/auth/',
+      next: (ctx) => {
+        const phone = freshPhoneOf(++fresh);
+        ctx.phone = phone;
+        return { body: { phone_number: phone } };
+      },
+      onResponse: (status, body, ctx) => {
+        if (status === 200) codes.push({ phone: ctx.phone as string, code: (JSON.parse(body) as { otp_code: string }).otp_code });
+      },
+      note: 'a new phone per request; the code comes back in the response (console provider)',
+    });
+    const login = (name = 'PUT /auth/'): Scenario => ({
+      name,
+      method: 'PUT',
+      path: '/auth/',
+      next: () => {
+        const c = codes.shift();
+        return c ? { body: { phone_number: c.phone, otp_code: c.code } } : null;
+      },
+      onResponse: (status, body) => {
+        if (status !== 200) return;
+        const t = JSON.parse(body) as Tokens;
+        access.push(t.access_token);
+        refresh.push(t.refresh_token);
+      },
+      note: 'first login of a new phone: code check, user creation, session, token pair',
+    });
+
+    // Tokens of seeded inviters (10 invitees each) for the authenticated read endpoints.
+    const readers = Math.min(256, Math.floor(o.users / 10));
+    log(`logging in ${readers} seeded users for the read endpoints`);
+    const readerTokens = (await loginAll(api.url, Array.from({ length: readers }, (_, i) => phoneOf(i + 1)))).map((x) => x.access_token);
+    let ri = 0;
+    const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+    const profileScenario = (name = 'GET /profile/', tokens = readerTokens): Scenario => ({
+      name,
+      method: 'GET',
+      path: '/profile/',
+      next: () => ({ headers: bearer(tokens[ri++ % tokens.length] as string) }),
+      note: tokens === readerTokens ? `${readers} users round-robin, 10 invitees each` : undefined,
+    });
+    const invitedScenario = (name = 'GET /profile/invited-users', tokens = readerTokens, query = 'limit=100'): Scenario => ({
+      name,
+      method: 'GET',
+      path: `/profile/invited-users?${query}`,
+      next: () => ({ headers: bearer(tokens[ri++ % tokens.length] as string) }),
+    });
+
+    const inviteCodes = (
+      await db.selectFrom('users').select('invite_code').where('phone_number', '<=', phoneOf(1000)).orderBy('phone_number').execute()
+    ).map((r) => r.invite_code);
+    let ai = 0;
+
+    // Rounds: every scenario once per round, in the same order, each round's ratios against that
+    // round's baselines; the medians are reported. Other work on the machine shifts the absolute
+    // numbers from minute to minute; the ratios measured side by side are what hold.
+    const plan: { scenario: Scenario; load: LoadOptions; baseline: boolean; keep: boolean; when: boolean }[] = [
+      { scenario: constantScenario, load: baseLoad, baseline: true, keep: true, when: want('constant') },
+      { scenario: selectScenario, load: baseLoad, baseline: true, keep: true, when: want('select') },
+      { scenario: profileScenario(), load, baseline: false, keep: true, when: want('profile') },
+      { scenario: invitedScenario(), load, baseline: false, keep: true, when: want('invited-users') },
+      {
+        scenario: requestCode(),
+        load,
+        baseline: false,
+        keep: want('request-code'),
+        when: want('request-code') || want('login') || want('refresh') || want('activate'),
+      },
+      { scenario: login(), load, baseline: false, keep: want('login'), when: want('login') || want('refresh') || want('activate') },
+      {
+        scenario: {
+          name: 'POST /auth/refresh',
+          method: 'POST',
+          path: '/auth/refresh',
+          next: () => {
+            const token = refresh.shift();
+            return token ? { body: { refresh_token: token } } : null;
+          },
+          onResponse: (status, body) => {
+            if (status === 200) refresh.push((JSON.parse(body) as Tokens).refresh_token);
+          },
+          note: 'each refresh token once; the rotated one goes back in the pool',
+        },
+        load,
+        baseline: false,
+        keep: true,
+        when: want('refresh'),
+      },
+      {
+        scenario: {
+          name: 'POST /profile/',
+          method: 'POST',
+          path: '/profile/',
+          next: () => {
+            const token = access.shift();
+            const code = inviteCodes[ai++ % inviteCodes.length] as string;
+            return token ? { headers: bearer(token), body: { other_profile_invite_code: code } } : null;
+          },
+          note: 'each fresh user activates one seeded user’s code (once, as the rules allow)',
+        },
+        load,
+        baseline: false,
+        keep: true,
+        when: want('activate'),
+      },
+    ];
+    // Scale run over the users table: its small step runs first, on the freshly seeded table
+    // (the rounds below create thousands of users by logging in), its large step after them.
+    const userRuns: { size: string; m: Measured }[] = [];
+    const userStep = async () => {
+      const users = await countUsers(db);
+      const size = `${users.toLocaleString('en')} users`;
+      log(`scale: ${size}`);
+      userRuns.push({ size, m: await measure(requestCode(), load) });
+      userRuns.push({ size, m: await measure(login(), load) });
+      userRuns.push({ size, m: await measure(profileScenario(), load) });
+    };
+    if (o.scaleUsers) await userStep();
+
+    for (let round = 1; round <= o.rounds; round++) {
+      for (const step of plan.filter((p) => p.when)) {
+        log(`round ${round}/${o.rounds}: ${step.scenario.name}`);
+        const m = await measure(step.scenario, { ...step.load, warmupSeconds: round === 1 ? step.load.warmupSeconds : 0 });
+        if (step.keep) rounds.push({ round, m });
+      }
+    }
+
+    if (o.scaleUsers) {
+      if (o.largeUsers > o.users) {
+        log(`scale: growing the table to ${o.largeUsers} users`);
+        t = Date.now();
+        await seedTree(db, o.users + 1, o.largeUsers, o.largeUsers);
+        await recountInvitees(db, Math.floor(o.users / 10), Math.floor(o.largeUsers / 10), o.largeUsers);
+        // Settle the bulk insert before measuring: vacuum (visibility map, statistics) and a
+        // checkpoint, so its WAL is not being flushed while the next step runs.
+        await settle(db);
+        log(`seeded in ${Date.now() - t} ms`);
+        await userStep();
+      }
+      scale.push(...scaleRows('users in the table', userRuns));
+    }
+    if (o.scaleInvitees) {
+      log('scale: seeding inviters with 0 / 1 000 / 100 000 invitees');
+      t = Date.now();
+      await seedScaleInviters(db);
+      await settle(db);
+      log(`seeded in ${Date.now() - t} ms`);
+      const tokens = await loginAll(api.url, SCALE_INVITERS.map((s) => phoneOf(s.n)), 3);
+      const runs: { size: string; m: Measured }[] = [];
+      for (const [i, inviter] of SCALE_INVITERS.entries()) {
+        const tok = [tokens[i]?.access_token as string];
+        const size = `${inviter.invitees.toLocaleString('en')} invitees`;
+        log(`scale: ${size}`);
+        runs.push({ size, m: await measure(profileScenario('GET /profile/', tok), load) });
+        runs.push({ size, m: await measure(invitedScenario('GET /profile/invited-users', tok), load) });
+        if (inviter.invitees >= 1000) {
+          const mid = inviter.firstInvitee + Math.floor(inviter.invitees / 2);
+          runs.push({
+            size,
+            m: await measure(invitedScenario('GET /profile/invited-users (page from the middle)', tok, `limit=100&cursor=${cursorAfter(mid)}`), load),
+          });
+        }
+      }
+      scale.push(...scaleRows('invitees per inviter', runs));
+    }
+
+  } finally {
+    for (const s of servers.reverse()) await s.stop();
+    await db.destroy();
+    if (o.keepDb) {
+      log(`kept database ${dbName} and redis keys under ${redisPrefix} (--keep-db)`);
+    } else {
+      log(`dropping database ${dbName}`);
+      await dropDatabase(o.databaseUrl, dbName).catch((err: unknown) => log(`could not drop ${dbName}: ${String(err)}`));
+      const deleted = await deleteRedisPrefix(o.redisUrl, redisPrefix).catch(() => -1);
+      log(`deleted ${deleted} redis keys under ${redisPrefix}`);
+    }
+  }
+
+  if (o.cpuProf && existsSync(profileDir)) {
+    const file = (await readdir(profileDir)).find((f) => f.endsWith('.cpuprofile'));
+    if (file) {
+      const keepDir = path.join(BENCH_DIR, 'results', 'profiles');
+      await mkdir(keepDir, { recursive: true });
+      const kept = path.join(keepDir, `${stamp}.cpuprofile`);
+      await writeFile(kept, await readFile(path.join(profileDir, file)));
+      profile = await summariseProfile(kept);
+      profile.file = path.relative(ROOT, kept);
+    }
+  }
+  await rm(work, { recursive: true, force: true });
+
+  const rows = aggregateRounds(rounds);
+  const targets = evaluateTargets(rows, scale);
+  const optimisationsFile = path.join(BENCH_DIR, 'optimisations.json');
+  const optimisations = existsSync(optimisationsFile) ? (JSON.parse(await readFile(optimisationsFile, 'utf8')) as unknown) : [];
+
+  const meta = {
+    date: started.toISOString(),
+    label: o.label,
+    commit: gitCommit(),
+    mode: o.quick ? 'quick' : 'full',
+    node: process.version,
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    loadAverageBefore: loadBefore.map((x) => Math.round(x * 100) / 100),
+    loadAverageAfter: os.loadavg().map((x) => Math.round(x * 100) / 100),
+    connections: o.connections,
+    durationSeconds: o.duration,
+    warmupSeconds: o.warmup,
+    rounds: o.rounds,
+    seededUsers: o.users,
+    databasePoolSize: poolSize,
+    apiEnvOverrides: o.apiEnv,
+  };
+  const header =
+    `Run ${meta.date} (${meta.mode}${o.label ? `, ${o.label}` : ''}), commit ${meta.commit}, Node ${meta.node}, ${meta.cpus} CPUs, ` +
+    `load average ${meta.loadAverageBefore[0]} → ${meta.loadAverageAfter[0]}; ${o.connections} connections, ` +
+    `${o.rounds} round(s) of ${o.duration} s per endpoint (medians; ${o.warmup} s warm-up first); pool ${poolSize}; ${o.users.toLocaleString('en')} seeded users.`;
+  const md = markdown(rows, scale, targets, header);
+  process.stdout.write(`\n${md}`);
+  if (profile) {
+    process.stdout.write(`\nCPU profile (${profile.file}): busy ${profile.totalMs} ms, idle ${profile.idleMs} ms; self time by area (% of busy):\n`);
+    for (const a of profile.byArea.slice(0, 12)) process.stdout.write(`  ${a.percent.toString().padStart(5)}%  ${a.area}\n`);
+    process.stdout.write('top functions:\n');
+    for (const f of profile.topFunctions.slice(0, 15)) process.stdout.write(`  ${f.percent.toString().padStart(5)}%  ${f.fn}  ${f.where}\n`);
+  }
+  if (o.write) {
+    const dir = path.join(BENCH_DIR, 'results');
+    await mkdir(dir, { recursive: true });
+    const base = `${stamp}${o.quick ? '-quick' : ''}`;
+    await writeFile(
+      path.join(dir, `${base}.json`),
+      `${JSON.stringify({ meta, endpoints: rows, scale, targets, cpuProfile: profile, optimisations, rounds }, null, 2)}\n`,
+    );
+    await writeFile(path.join(dir, `${base}.md`), md);
+    log(`wrote bench/results/${base}.json and .md`);
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
