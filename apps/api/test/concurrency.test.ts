@@ -99,4 +99,41 @@ describe.each(backends)('concurrency on $name', (backend) => {
     expect(results.filter((r) => r.status === 429).every((r) => r.body.error.code === 'OTP_RESEND_TOO_SOON')).toBe(true);
     expect(t.sms.sent.length - before).toBe(1);
   });
+
+  it('a login racing with a block opens no session: it waits for the block and answers USER_BLOCKED', async () => {
+    const phone = '+79140000600';
+    const app = await startApp(backend, { env: { OTP_TEST_NUMBERS: `${phone}:1357` } });
+    try {
+      await app.login(phone);
+      const db = app.deps.database.db;
+      // A block in flight: blocked_at set in a transaction that has not committed yet. The login
+      // starts meanwhile; it reads the user as not blocked and must then wait at the session insert.
+      let commit!: () => void;
+      const held = new Promise<void>((resolve) => (commit = resolve));
+      let locked!: () => void;
+      const isLocked = new Promise<void>((resolve) => (locked = resolve));
+      const block = db.transaction().execute(async (trx) => {
+        await trx.updateTable('users').set({ blocked_at: new Date() }).where('phone_number', '=', phone).execute();
+        locked();
+        await held;
+      });
+      await isLocked;
+      const login = app.request('PUT', '/auth/', { body: { phone_number: phone, otp_code: '1357' } });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      commit();
+      await block;
+      const res = await login;
+      expect(res.status).toBe(403);
+      expect(res.body.error.code).toBe('USER_BLOCKED');
+      const sessions = await db
+        .selectFrom('sessions')
+        .innerJoin('users', 'users.id', 'sessions.user_id')
+        .select('sessions.id')
+        .where('users.phone_number', '=', phone)
+        .execute();
+      expect(sessions).toHaveLength(1); // only the login from before the block
+    } finally {
+      await app.close();
+    }
+  });
 });

@@ -6,19 +6,27 @@ import type { Database } from '../../db/types.js';
  * trip and one commit instead of BEGIN, two inserts and COMMIT on a pooled connection — login is
  * bound by round trips and commits (bench: Performance). Still atomic: one statement inserts both
  * rows or neither; the foreign key from the token to the session is checked at its end.
+ *
+ * Returns false, inserting nothing, when the user is blocked. Concurrency with blocking: the
+ * insert reads the user row `FOR SHARE`. If a block's `UPDATE users SET blocked_at` is in flight,
+ * the insert waits for it and then sees the user blocked; if the insert came first, the block's
+ * UPDATE waits for this statement to commit, and the block's revocation that follows sees (and
+ * ends) this session. Either way no session of a blocked user survives the block.
  */
 export async function insertSession(
   db: Kysely<Database>,
   s: { id: string; userId: string; now: Date; expiresAt: Date; refreshHash: Buffer; ip: string | null; userAgent: string | null },
-): Promise<void> {
-  await sql`
+): Promise<boolean> {
+  const result = await sql`
     with session as (
       insert into sessions (id, user_id, created_at, expires_at, last_used_at, ip, user_agent)
-      values (${s.id}, ${s.userId}, ${s.now}, ${s.expiresAt}, ${s.now}, ${s.ip}, ${s.userAgent})
+      select ${s.id}::uuid, u.id, ${s.now}::timestamptz, ${s.expiresAt}::timestamptz, ${s.now}::timestamptz, ${s.ip}::text, ${s.userAgent}::text
+      from (select id from users where id = ${s.userId} and blocked_at is null for share) u
       returning id
     )
     insert into refresh_tokens (token_hash, session_id, created_at, expires_at)
     select ${s.refreshHash}::bytea, session.id, ${s.now}::timestamptz, ${s.expiresAt}::timestamptz from session`.execute(db);
+  return result.numAffectedRows === 1n;
 }
 
 export type RotateOutcome =

@@ -69,7 +69,7 @@ export function createSessionService(deps: {
       if (user.blocked_at) throw new AppError('USER_BLOCKED');
       const sessionId = randomUUID();
       const refreshToken = generateRefreshToken();
-      await insertSession(db, {
+      const opened = await insertSession(db, {
         id: sessionId,
         userId: user.id,
         now,
@@ -78,6 +78,8 @@ export function createSessionService(deps: {
         ip: ctx.ip,
         userAgent: ctx.userAgent?.slice(0, 512) ?? null,
       });
+      // Blocked between the read above and the insert: no session was opened.
+      if (!opened) throw new AppError('USER_BLOCKED');
       log.info({ phone: maskPhone(phone), userId: user.id, sessionId, created }, 'login');
       metrics.logins.inc({ user_created: String(created) });
       await audit.record({ type: 'login', userId: user.id, phone, ip: ctx.ip, details: { session_id: sessionId, user_created: created } });
