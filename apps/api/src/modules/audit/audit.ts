@@ -1,24 +1,13 @@
+import { AuditEventType as AuditEventTypeSchema } from '@phone-auth/contract';
 import type { Kysely } from 'kysely';
+import type { z } from 'zod';
 import type { Database } from '../../db/types.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/logger.js';
 
-/** Every event type the audit log records (the spec's list). */
-export const AUDIT_EVENT_TYPES = [
-  'otp_requested',
-  'otp_verified',
-  'otp_failed',
-  'login',
-  'token_refreshed',
-  'refresh_reused',
-  'logout',
-  'invite_activated',
-  'invite_failed',
-  'user_blocked',
-  'user_unblocked',
-  'sessions_revoked',
-] as const;
-export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
+/** Event types come from the contract, so the admin API's filter and the writers agree. */
+export const AUDIT_EVENT_TYPES = AuditEventTypeSchema.options;
+export type AuditEventType = z.infer<typeof AuditEventTypeSchema>;
 
 export interface AuditEvent {
   type: AuditEventType;
