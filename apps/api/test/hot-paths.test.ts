@@ -1,11 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sha256 } from '../src/lib/secrets.js';
+import { openLoginSession } from '../src/modules/sessions/sessions.repository.js';
 import { backends } from './support/backends.js';
 import { startApp, type TestApp } from './support/app.js';
 
 /**
  * Behaviour the performance work must keep (bench/, README "Performance"): verified access tokens
- * are cached, audit events are written in groups, a session and its refresh token are created by
- * one statement.
+ * are cached, audit events are written in groups, a login (user, session, refresh token, audit
+ * rows) is one statement.
  */
 describe.each(backends)('hot paths on $name', (backend) => {
   let t: TestApp;
@@ -57,5 +60,66 @@ describe.each(backends)('hot paths on $name', (backend) => {
       .where('users.phone_number', 'in', phones)
       .executeTakeFirstOrThrow();
     expect(Number(sessions.n)).toBe(phones.length);
+  });
+
+  it('a first login whose generated invite code is taken writes nothing, so it can be rerun with a new code', async () => {
+    const owner = await t.login(phone());
+    const taken: string = (await t.request('GET', '/profile/', { token: owner.access_token })).body.invite_code;
+    const p = phone();
+    const now = new Date(t.clock.now());
+    const attempt = openLoginSession(t.deps.database.db, {
+      phone: p,
+      inviteCode: taken,
+      sessionId: randomUUID(),
+      now,
+      expiresAt: new Date(now.getTime() + 60_000),
+      refreshHash: sha256('collision-test'),
+      ip: '127.0.0.1',
+      userAgent: null,
+    });
+    await expect(attempt).rejects.toMatchObject({ constraint: 'users_invite_code_key' });
+    const db = t.deps.database.db;
+    expect(await db.selectFrom('users').select('id').where('phone_number', '=', p).execute()).toHaveLength(0);
+    expect(await db.selectFrom('audit_events').select('id').where('phone_number', '=', p).execute()).toHaveLength(0);
+    // Through the API the same first login succeeds (a fresh random code).
+    expect((await t.login(p)).user_created).toBe(true);
+  });
+
+  it('a first login that loses the race for its phone to a slower insert answers with the winner, user_created false', async () => {
+    const p = '+79140000700';
+    const app = await startApp(backend, { env: { OTP_TEST_NUMBERS: `${p}:1357` } });
+    try {
+      const db = app.deps.database.db;
+      // Another first login of the phone has inserted the user but not committed yet.
+      let commit!: () => void;
+      const held = new Promise<void>((resolve) => (commit = resolve));
+      let inserted!: () => void;
+      const isInserted = new Promise<void>((resolve) => (inserted = resolve));
+      const winner = db.transaction().execute(async (trx) => {
+        const row = await trx
+          .insertInto('users')
+          .values({ phone_number: p, invite_code: 'WNRS7K', created_at: new Date() })
+          .returning('id')
+          .executeTakeFirstOrThrow();
+        inserted();
+        await held;
+        return row.id;
+      });
+      await isInserted;
+      const login = app.request('PUT', '/auth/', { body: { phone_number: p, otp_code: '1357' } });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      commit();
+      const winnerId = await winner;
+      const res = await login;
+      expect(res.status).toBe(200);
+      expect(res.body.user_created).toBe(false);
+      expect(JSON.parse(Buffer.from(res.body.access_token.split('.')[1], 'base64url').toString()).sub).toBe(winnerId);
+      expect(await db.selectFrom('users').select('id').where('phone_number', '=', p).execute()).toHaveLength(1);
+      const audit = await db.selectFrom('audit_events').select(['type', 'details']).where('phone_number', '=', p).orderBy('id').execute();
+      expect(audit.map((r) => r.type)).toEqual(['otp_verified', 'login']);
+      expect(audit[1]?.details).toMatchObject({ user_created: false });
+    } finally {
+      await app.close();
+    }
   });
 });

@@ -32,8 +32,11 @@ export interface OtpService {
   /** Parses the phone or throws PHONE_NUMBER_INVALID / PHONE_COUNTRY_NOT_ALLOWED. */
   parse(raw: string): string;
   requestCode(rawPhone: string, ctx: RequestContext): Promise<RequestCodeResponse>;
-  /** Checks and consumes the code; returns the phone in E.164 or throws. */
-  verifyCode(rawPhone: string, code: string, ctx: RequestContext): Promise<string>;
+  /**
+   * Checks and consumes the code; returns the phone in E.164 or throws. `recordVerified: false` leaves the `otp_verified` audit
+   * row to the caller, which writes it in its own statement (login: one commit per login).
+   */
+  verifyCode(rawPhone: string, code: string, ctx: RequestContext, opts?: { recordVerified?: boolean }): Promise<string>;
 }
 
 const DAY_MS = 86_400_000;
@@ -145,13 +148,13 @@ export function createOtpService(deps: {
       };
     },
 
-    async verifyCode(rawPhone, code, ctx) {
+    async verifyCode(rawPhone, code, ctx, opts) {
       await deps.ipLimits.check('verify', ctx.ip);
       const phone = parse(rawPhone);
       try {
         const verified = await check(phone, code);
         metrics.otpVerified.inc();
-        await audit.record({ type: 'otp_verified', phone, ip: ctx.ip });
+        if (opts?.recordVerified !== false) await audit.record({ type: 'otp_verified', phone, ip: ctx.ip });
         return verified;
       } catch (err) {
         if (err instanceof AppError) {

@@ -1,32 +1,91 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../db/types.js';
 
+export type LoginOutcome =
+  | { kind: 'opened'; userId: string; created: boolean }
+  | { kind: 'blocked'; userId: string }
+  /** Lost a first-login race on the phone number: the winner's row is visible to the next statement. */
+  | { kind: 'retry' };
+
 /**
- * Opens a session with its first refresh token in one statement (a data-modifying CTE): one round
- * trip and one commit instead of BEGIN, two inserts and COMMIT on a pooled connection — login is
- * bound by round trips and commits (bench: Performance). Still atomic: one statement inserts both
- * rows or neither; the foreign key from the token to the session is checked at its end.
+ * The database side of a login in ONE statement (a data-modifying CTE), so one round trip and one
+ * commit (one WAL flush) instead of a select, an insert of the user, an insert of the session and
+ * the audit writes, each committed on its own — login is bound by commits (bench: Performance).
+ * The statement finds the user by phone or creates it (with `inviteCode`), opens the session with
+ * its first refresh token, and writes the audit rows `otp_verified` then `login` (only
+ * `otp_verified` when the user is blocked). One statement inserts all of that or nothing; the
+ * foreign keys to the new user and session are checked at its end.
  *
- * Returns false, inserting nothing, when the user is blocked. Concurrency with blocking: the
- * insert reads the user row `FOR SHARE`. If a block's `UPDATE users SET blocked_at` is in flight,
- * the insert waits for it and then sees the user blocked; if the insert came first, the block's
- * UPDATE waits for this statement to commit, and the block's revocation that follows sees (and
- * ends) this session. Either way no session of a blocked user survives the block.
+ * Concurrency:
+ * - Two first logins of one phone race on `users_phone_number_key`. `ON CONFLICT (phone_number)
+ *   DO NOTHING` makes the loser insert nothing (it waits for the winner's commit); the loser's
+ *   statement snapshot cannot see the winner's row, so it reports `retry` and writes nothing —
+ *   the caller runs the statement again, which finds the winner's user.
+ * - An invite-code collision is a unique violation on `users_invite_code_key`: the statement
+ *   fails as a whole and the caller retries with a new code.
+ * - Blocking: an existing user's row is read `FOR SHARE`. If a block's `UPDATE users SET
+ *   blocked_at` is in flight, the read waits for it and sees the user blocked (read committed
+ *   re-reads the newest row version); if the login came first, the block's UPDATE waits for this
+ *   statement to commit, and the block's revocation that follows sees (and ends) this session.
+ *   Either way no session of a blocked user survives the block. A user created by this statement
+ *   cannot be blocked before it commits.
  */
-export async function insertSession(
+export async function openLoginSession(
   db: Kysely<Database>,
-  s: { id: string; userId: string; now: Date; expiresAt: Date; refreshHash: Buffer; ip: string | null; userAgent: string | null },
-): Promise<boolean> {
-  const result = await sql`
-    with session as (
+  s: {
+    phone: string;
+    inviteCode: string;
+    sessionId: string;
+    now: Date;
+    expiresAt: Date;
+    refreshHash: Buffer;
+    ip: string | null;
+    userAgent: string | null;
+  },
+): Promise<LoginOutcome> {
+  const result = await sql<{ id: string; blocked: boolean; created: boolean }>`
+    with existing as (
+      select id, blocked_at from users where phone_number = ${s.phone} for share
+    ),
+    inserted as (
+      insert into users (phone_number, invite_code, created_at)
+      select ${s.phone}, ${s.inviteCode}, ${s.now}::timestamptz
+      where not exists (select 1 from existing)
+      on conflict (phone_number) do nothing
+      returning id, blocked_at
+    ),
+    u as (
+      select id, blocked_at, false as created from existing
+      union all
+      select id, blocked_at, true as created from inserted
+    ),
+    session as (
       insert into sessions (id, user_id, created_at, expires_at, last_used_at, ip, user_agent)
-      select ${s.id}::uuid, u.id, ${s.now}::timestamptz, ${s.expiresAt}::timestamptz, ${s.now}::timestamptz, ${s.ip}::text, ${s.userAgent}::text
-      from (select id from users where id = ${s.userId} and blocked_at is null for share) u
+      select ${s.sessionId}::uuid, u.id, ${s.now}::timestamptz, ${s.expiresAt}::timestamptz, ${s.now}::timestamptz, ${s.ip}::text, ${s.userAgent}::text
+      from u where u.blocked_at is null
       returning id
+    ),
+    token as (
+      insert into refresh_tokens (token_hash, session_id, created_at, expires_at)
+      select ${s.refreshHash}::bytea, session.id, ${s.now}::timestamptz, ${s.expiresAt}::timestamptz from session
+      returning session_id
+    ),
+    audit as (
+      insert into audit_events (type, user_id, phone_number, ip, details, created_at)
+      select e.type, e.user_id, ${s.phone}, ${s.ip}::text, e.details, ${s.now}::timestamptz
+      from (
+        select 1 as ord, 'otp_verified' as type, null::uuid as user_id, null::jsonb as details from u
+        union all
+        select 2, 'login', u.id, jsonb_build_object('session_id', token.session_id, 'user_created', u.created)
+        from u cross join token
+      ) e
+      order by e.ord
     )
-    insert into refresh_tokens (token_hash, session_id, created_at, expires_at)
-    select ${s.refreshHash}::bytea, session.id, ${s.now}::timestamptz, ${s.expiresAt}::timestamptz from session`.execute(db);
-  return result.numAffectedRows === 1n;
+    select u.id, u.blocked_at is not null as blocked, u.created from u`.execute(db);
+  const row = result.rows[0];
+  if (!row) return { kind: 'retry' };
+  if (row.blocked) return { kind: 'blocked', userId: row.id };
+  return { kind: 'opened', userId: row.id, created: row.created };
 }
 
 export type RotateOutcome =

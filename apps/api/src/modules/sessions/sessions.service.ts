@@ -7,14 +7,14 @@ import { AppError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { createNoopMetrics, type DomainMetrics } from '../../lib/metrics.js';
 import { maskPhone } from '../../lib/phone.js';
-import { generateRefreshToken, sha256 } from '../../lib/secrets.js';
+import { constraintName, sqlState, UNIQUE_VIOLATION } from '../../lib/pg-errors.js';
+import { generateInviteCode, generateRefreshToken, sha256 } from '../../lib/secrets.js';
 import type { AuditLog } from '../audit/audit.js';
 import type { IpLimiter } from '../limits/ip-limits.js';
 import type { OtpService, RequestContext } from '../otp/otp.service.js';
 import type { AccessClaims, TokenService } from '../tokens/token.service.js';
-import { findOrCreateUser } from '../users/users.repository.js';
 import type { DenylistStore } from './denylist.store.js';
-import { insertSession, revokeSessions, rotateRefreshToken } from './sessions.repository.js';
+import { openLoginSession, revokeSessions, rotateRefreshToken, type LoginOutcome } from './sessions.repository.js';
 
 export interface SessionService {
   /** PUT /auth/: verify the code, create the user on first login, open a session. */
@@ -57,33 +57,48 @@ export function createSessionService(deps: {
     };
   }
 
+  /**
+   * Finds or creates the user and opens the session (openLoginSession). Runs the statement again
+   * after a lost first-login race (the next run finds the winner's user) or an invite-code
+   * collision (with a new code).
+   */
+  async function openSession(phone: string, s: Omit<Parameters<typeof openLoginSession>[1], 'phone' | 'inviteCode'>) {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      let outcome: LoginOutcome;
+      try {
+        outcome = await openLoginSession(db, { ...s, phone, inviteCode: generateInviteCode() });
+      } catch (err) {
+        if (sqlState(err) === UNIQUE_VIOLATION && constraintName(err) === 'users_invite_code_key') continue;
+        throw err;
+      }
+      if (outcome.kind === 'blocked') throw new AppError('USER_BLOCKED');
+      if (outcome.kind === 'opened') return outcome;
+    }
+    throw new Error('could not open a login session after 8 attempts');
+  }
+
   async function deny(sessionIds: string[]) {
     await denylist.add(sessionIds, denyTtlMs(), clock.now());
   }
 
   return {
     async login(rawPhone, code, ctx) {
-      const phone = await otp.verifyCode(rawPhone, code, ctx);
+      // otp_verified is written below, in the login's own statement (one commit per login).
+      const phone = await otp.verifyCode(rawPhone, code, ctx, { recordVerified: false });
       const now = new Date(clock.now());
-      const { user, created } = await findOrCreateUser(db, phone, now);
-      if (user.blocked_at) throw new AppError('USER_BLOCKED');
       const sessionId = randomUUID();
       const refreshToken = generateRefreshToken();
-      const opened = await insertSession(db, {
-        id: sessionId,
-        userId: user.id,
+      const { userId, created } = await openSession(phone, {
+        sessionId,
         now,
         expiresAt: new Date(now.getTime() + config.refreshTtlSeconds * 1000),
         refreshHash: sha256(refreshToken),
         ip: ctx.ip,
         userAgent: ctx.userAgent?.slice(0, 512) ?? null,
       });
-      // Blocked between the read above and the insert: no session was opened.
-      if (!opened) throw new AppError('USER_BLOCKED');
-      log.info({ phone: maskPhone(phone), userId: user.id, sessionId, created }, 'login');
+      log.info({ phone: maskPhone(phone), userId, sessionId, created }, 'login');
       metrics.logins.inc({ user_created: String(created) });
-      await audit.record({ type: 'login', userId: user.id, phone, ip: ctx.ip, details: { session_id: sessionId, user_created: created } });
-      return pair(user.id, sessionId, phone, refreshToken, created);
+      return pair(userId, sessionId, phone, refreshToken, created);
     },
 
     async refresh(refreshToken, ctx) {

@@ -1,7 +1,5 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database, User } from '../../db/types.js';
-import { constraintName, sqlState, UNIQUE_VIOLATION } from '../../lib/pg-errors.js';
-import { generateInviteCode } from '../../lib/secrets.js';
 
 export async function findUserByPhone(db: Kysely<Database>, phone: string): Promise<User | undefined> {
   return db.selectFrom('users').selectAll().where('phone_number', '=', phone).executeTakeFirst();
@@ -9,40 +7,6 @@ export async function findUserByPhone(db: Kysely<Database>, phone: string): Prom
 
 export async function findUserById(db: Kysely<Database>, id: string): Promise<User | undefined> {
   return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
-}
-
-/**
- * Returns the user with this phone, creating it (with a fresh invite code) if it does not exist.
- *
- * Concurrency: two first logins of one phone race on the `users_phone_number_key` unique
- * constraint. `ON CONFLICT (phone_number) DO NOTHING` makes the loser insert nothing instead of
- * failing; it then reads the winner's row. An invite-code collision is a unique violation on
- * `users_invite_code_key`, retried with a new random code.
- */
-export async function findOrCreateUser(
-  db: Kysely<Database>,
-  phone: string,
-  now: Date,
-): Promise<{ user: User; created: boolean }> {
-  const existing = await findUserByPhone(db, phone);
-  if (existing) return { user: existing, created: false };
-  for (let attempt = 0; attempt < 8; attempt++) {
-    try {
-      const inserted = await db
-        .insertInto('users')
-        .values({ phone_number: phone, invite_code: generateInviteCode(), created_at: now })
-        .onConflict((oc) => oc.column('phone_number').doNothing())
-        .returningAll()
-        .executeTakeFirst();
-      if (inserted) return { user: inserted, created: true };
-      const winner = await findUserByPhone(db, phone);
-      if (winner) return { user: winner, created: false };
-    } catch (err) {
-      if (sqlState(err) === UNIQUE_VIOLATION && constraintName(err) === 'users_invite_code_key') continue;
-      throw err;
-    }
-  }
-  throw new Error('could not allocate a unique invite code after 8 attempts');
 }
 
 export interface ProfileRow {
