@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { errorStatus, type ErrorBody, type ErrorCode } from '@phone-auth/contract';
+import cors from '@fastify/cors';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Deps } from './deps.js';
 import { frameworkErrorHandler, registerErrorHandling } from './http/error-handler.js';
@@ -69,6 +70,19 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   });
 
   registerErrorHandling(app);
+  // Web apps on other origins: CORS only for the configured origins. Tokens travel in the
+  // Authorization header, never in cookies, so credentials mode is not needed.
+  const origins = deps.config.corsOrigins;
+  if (origins) {
+    await app.register(cors, {
+      origin: origins.includes('*') ? '*' : origins,
+      methods: ['GET', 'POST', 'PUT'],
+      allowedHeaders: ['authorization', 'content-type', 'x-request-id'],
+      exposedHeaders: ['x-request-id', 'retry-after'],
+      maxAge: 600,
+      credentials: false,
+    });
+  }
   await registerOps(app, deps);
   await registerApiRoutes(app, deps.services);
   return app;

@@ -150,6 +150,27 @@ const EnvObject = z.object({
     HEALTH_CHECK_TIMEOUT_MS: int(1000, 50, 30_000),
     METRICS_ENABLED: bool(true),
     DOCS_ENABLED: bool(true),
+    CORS_ORIGINS: z
+      .string()
+      .optional()
+      .transform((raw, ctx) => {
+        if (!raw) return null;
+        const list = raw.split(',').map((o) => o.trim()).filter(Boolean);
+        for (const origin of list) {
+          if (origin === '*') continue;
+          let parsed: URL | null = null;
+          try {
+            parsed = new URL(origin);
+          } catch {
+            parsed = null;
+          }
+          if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin) {
+            ctx.addIssue({ code: 'custom', message: `"${origin}" is not an origin like https://app.example.com (or *)` });
+            return z.NEVER;
+          }
+        }
+        return list;
+      }),
   });
 
 /** Every environment variable the API reads (README's table and .env.example are kept in sync by a test). */
@@ -244,6 +265,8 @@ function build(env: z.output<typeof EnvSchema>) {
       metricsEnabled: env.METRICS_ENABLED,
       docsEnabled: env.DOCS_ENABLED,
     },
+    /** Browser origins allowed to call the API (CORS); null: no CORS headers at all. */
+    corsOrigins: env.CORS_ORIGINS,
   };
 }
 
