@@ -1,13 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import type { Database, User } from '../../db/types.js';
-
-export async function findUserByPhone(db: Kysely<Database>, phone: string): Promise<User | undefined> {
-  return db.selectFrom('users').selectAll().where('phone_number', '=', phone).executeTakeFirst();
-}
-
-export async function findUserById(db: Kysely<Database>, id: string): Promise<User | undefined> {
-  return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
-}
+import type { Database } from '../../db/types.js';
 
 export interface ProfileRow {
   phone_number: string;
