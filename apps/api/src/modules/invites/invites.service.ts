@@ -2,10 +2,10 @@ import type { ActivateInviteResponse } from '@phone-auth/contract';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../db/types.js';
 import type { Clock } from '../../lib/clock.js';
-import { AppError, retrySeconds } from '../../lib/errors.js';
+import { AppError } from '../../lib/errors.js';
 import { createNoopMetrics, type DomainMetrics } from '../../lib/metrics.js';
 import type { AuditLog } from '../audit/audit.js';
-import type { LimitsStore } from '../limits/limits.store.js';
+import { consumeOrThrow, type LimitsStore } from '../limits/limits.store.js';
 import type { RequestContext } from '../otp/otp.service.js';
 import { activateInvite } from './invites.repository.js';
 
@@ -30,12 +30,12 @@ export function createInviteService(deps: {
       // Reserve one failed attempt before looking the code up, so that concurrent guesses can
       // never exceed the budget; a successful (or already-done) activation gives it back.
       const key = `invite-fail:${userId}`;
-      const reserved = await limits.consume(key, config.maxFailures, config.failureWindowSeconds * 1000, clock.now());
-      if (!reserved.allowed) {
-        throw new AppError('RATE_LIMITED', 'Too many failed invite code activations; try again later.', {
-          retryAfterSeconds: retrySeconds(reserved.retryAfterMs),
-        });
-      }
+      await consumeOrThrow(limits, key, {
+        limit: config.maxFailures,
+        windowMs: config.failureWindowSeconds * 1000,
+        now: clock.now(),
+        message: 'Too many failed invite code activations; try again later.',
+      });
       const outcome = await activateInvite(db, userId, code, new Date(clock.now()));
       await audit.record({
         type: outcome.kind === 'activated' ? 'invite_activated' : 'invite_failed',

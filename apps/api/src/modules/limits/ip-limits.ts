@@ -1,6 +1,5 @@
 import type { Clock } from '../../lib/clock.js';
-import { AppError, retrySeconds } from '../../lib/errors.js';
-import type { LimitsStore } from './limits.store.js';
+import { consumeOrThrow, type LimitsStore } from './limits.store.js';
 
 /** The auth endpoints with their own per-IP budget (RATE_LIMIT_*_PER_IP). */
 export type IpLimitedAction = 'request' | 'verify' | 'refresh';
@@ -35,12 +34,12 @@ export function createIpLimiter(deps: { limits: LimitsStore; clock: Clock; confi
   };
   return {
     async check(action, ip) {
-      const result = await limits.consume(`ip:${action}:${ip}`, limitOf[action], config.windowSeconds * 1000, clock.now());
-      if (!result.allowed) {
-        throw new AppError('RATE_LIMITED', 'Too many requests from this address; try again later.', {
-          retryAfterSeconds: retrySeconds(result.retryAfterMs),
-        });
-      }
+      await consumeOrThrow(limits, `ip:${action}:${ip}`, {
+        limit: limitOf[action],
+        windowMs: config.windowSeconds * 1000,
+        now: clock.now(),
+        message: 'Too many requests from this address; try again later.',
+      });
     },
   };
 }

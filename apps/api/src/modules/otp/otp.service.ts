@@ -7,7 +7,7 @@ import { maskPhone, parsePhone, type PhoneRules } from '../../lib/phone.js';
 import { constantTimeEqual, generateOtp, hashOtp, randomId } from '../../lib/secrets.js';
 import type { AuditLog } from '../audit/audit.js';
 import type { IpLimiter } from '../limits/ip-limits.js';
-import type { LimitsStore } from '../limits/limits.store.js';
+import { consumeOrThrow, type LimitsStore } from '../limits/limits.store.js';
 import { SmsDeliveryError, type SmsSender } from '../sms/sms.sender.js';
 import type { OtpStore } from './otp.store.js';
 
@@ -40,6 +40,9 @@ export interface OtpService {
 }
 
 const DAY_MS = 86_400_000;
+
+/** Stored codes and the fixed codes of OTP_TEST_NUMBERS share one failure budget wording. */
+const PHONE_FAILURES_MESSAGE = 'Too many failed codes for this phone; try again later.';
 
 export function createOtpService(deps: {
   store: OtpStore;
@@ -79,12 +82,12 @@ export function createOtpService(deps: {
   /** Fixed codes of OTP_TEST_NUMBERS still obey a failure budget, so they cannot be brute-forced. */
   async function verifyTestNumber(phone: string, expected: string, code: string): Promise<string> {
     const key = `otp-test-fail:${phone}`;
-    const reserved = await limits.consume(key, config.maxFailuresPerPhone, config.failureWindowSeconds * 1000, clock.now());
-    if (!reserved.allowed) {
-      throw new AppError('RATE_LIMITED', 'Too many failed codes for this phone; try again later.', {
-        retryAfterSeconds: retrySeconds(reserved.retryAfterMs),
-      });
-    }
+    await consumeOrThrow(limits, key, {
+      limit: config.maxFailuresPerPhone,
+      windowMs: config.failureWindowSeconds * 1000,
+      now: clock.now(),
+      message: PHONE_FAILURES_MESSAGE,
+    });
     if (!constantTimeEqual(code, expected)) throw new AppError('OTP_INVALID');
     await limits.refund(key);
     return phone;
@@ -184,7 +187,7 @@ export function createOtpService(deps: {
       case 'too_many':
         throw new AppError('OTP_TOO_MANY_ATTEMPTS');
       case 'rate_limited':
-        throw new AppError('RATE_LIMITED', 'Too many failed codes for this phone; try again later.', {
+        throw new AppError('RATE_LIMITED', PHONE_FAILURES_MESSAGE, {
           retryAfterSeconds: retrySeconds(begun.retryAfterMs),
         });
       case 'candidate':
