@@ -33,10 +33,10 @@ export interface OtpService {
   parse(raw: string): string;
   requestCode(rawPhone: string, ctx: RequestContext): Promise<RequestCodeResponse>;
   /**
-   * Checks and consumes the code; returns the phone in E.164 or throws. `recordVerified: false` leaves the `otp_verified` audit
-   * row to the caller, which writes it in its own statement (login: one commit per login).
+   * Checks and consumes the code; returns the phone in E.164 or throws. Failures are audited here;
+   * the `otp_verified` row is the caller's, written in its own statement (login: one commit per login).
    */
-  verifyCode(rawPhone: string, code: string, ctx: RequestContext, opts?: { recordVerified?: boolean }): Promise<string>;
+  verifyCode(rawPhone: string, code: string, ctx: RequestContext): Promise<string>;
 }
 
 const DAY_MS = 86_400_000;
@@ -151,13 +151,12 @@ export function createOtpService(deps: {
       };
     },
 
-    async verifyCode(rawPhone, code, ctx, opts) {
+    async verifyCode(rawPhone, code, ctx) {
       await deps.ipLimits.check('verify', ctx.ip);
       const phone = parse(rawPhone);
       try {
         const verified = await check(phone, code);
         metrics.otpVerified.inc();
-        if (opts?.recordVerified !== false) await audit.record({ type: 'otp_verified', phone, ip: ctx.ip });
         return verified;
       } catch (err) {
         if (err instanceof AppError) {

@@ -84,7 +84,7 @@ export function createSessionService(deps: {
   return {
     async login(rawPhone, code, ctx) {
       // otp_verified is written below, in the login's own statement (one commit per login).
-      const phone = await otp.verifyCode(rawPhone, code, ctx, { recordVerified: false });
+      const phone = await otp.verifyCode(rawPhone, code, ctx);
       const now = new Date(clock.now());
       const sessionId = randomUUID();
       const refreshToken = generateRefreshToken();
