@@ -2,6 +2,7 @@ import type { RouteMetadata } from '@phone-auth/contract';
 import type { AppRoute } from '@ts-rest/core';
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '../lib/errors.js';
+import { noRouteMessage } from './error-handler.js';
 import type { AdminService } from '../modules/admin/admin.service.js';
 import type { SessionService } from '../modules/sessions/sessions.service.js';
 import type { AccessClaims, TokenService } from '../modules/tokens/token.service.js';
@@ -33,7 +34,7 @@ export function createAuthHook(deps: { tokens: TokenService; sessions: SessionSe
     if (metadata?.auth === 'admin') {
       // Without ADMIN_API_TOKEN the admin API does not exist, as far as anyone can tell.
       if (!deps.admin.enabled) {
-        throw new AppError('NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0] ?? ''}.`);
+        throw new AppError('NOT_FOUND', noRouteMessage(request));
       }
       const token = bearerToken(request);
       if (!token || !deps.admin.checkToken(token)) throw new AppError('UNAUTHORIZED', 'A valid admin token is required.');

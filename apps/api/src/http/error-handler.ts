@@ -54,9 +54,14 @@ export function frameworkErrorHandler(err: FastifyError, request: FastifyRequest
   sendError(reply, code, code === 'NOT_FOUND' ? { message: 'No such route.' } : {});
 }
 
+/** The 404 message for a route that does not exist (or, to the client, seems not to). */
+export function noRouteMessage(request: FastifyRequest): string {
+  return `No route ${request.method} ${request.url.split('?')[0] ?? ''}.`;
+}
+
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
-    sendError(reply, 'NOT_FOUND', { message: `No route ${request.method} ${request.url.split('?')[0] ?? ''}.` });
+    sendError(reply, 'NOT_FOUND', { message: noRouteMessage(request) });
   });
 
   app.setErrorHandler((err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) => {
