@@ -1,4 +1,5 @@
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
+import { AppError } from './errors.js';
 
 export type PhoneParseResult =
   | { ok: true; e164: string; country: CountryCode | undefined }
@@ -34,6 +35,13 @@ export function parsePhone(input: string, rules: PhoneRules): PhoneParseResult {
     return { ok: false, code: 'PHONE_COUNTRY_NOT_ALLOWED' };
   }
   return { ok: true, e164: parsed.number, country };
+}
+
+/** parsePhone for services: the E.164 number, or throws PHONE_NUMBER_INVALID / PHONE_COUNTRY_NOT_ALLOWED. */
+export function parsePhoneOrThrow(input: string, rules: PhoneRules): string {
+  const parsed = parsePhone(input, rules);
+  if (!parsed.ok) throw new AppError(parsed.code);
+  return parsed.e164;
 }
 
 /** `+79123456789` → `+7912*****89`: enough to tell numbers apart in logs, not enough to dial. */

@@ -14,7 +14,7 @@ import type { Database } from '../../db/types.js';
 import type { Clock } from '../../lib/clock.js';
 import { AppError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
-import { maskPhone, parsePhone, type PhoneRules } from '../../lib/phone.js';
+import { maskPhone, parsePhoneOrThrow, type PhoneRules } from '../../lib/phone.js';
 import { constantTimeEqual } from '../../lib/secrets.js';
 import type { AuditLog } from '../audit/audit.js';
 import type { RequestContext } from '../otp/otp.service.js';
@@ -105,11 +105,7 @@ export function createAdminService(deps: {
   // Operators look up any stored number, including countries no longer allowed for SMS.
   const rules: PhoneRules = { ...deps.phoneRules, allowedCountries: null };
 
-  function phoneOf(raw: string): string {
-    const parsed = parsePhone(raw, rules);
-    if (!parsed.ok) throw new AppError(parsed.code);
-    return parsed.e164;
-  }
+  const phoneOf = (raw: string): string => parsePhoneOrThrow(raw, rules);
 
   async function userOf(raw: string): Promise<UserRow> {
     const row = await findUserWithInviter(db, phoneOf(raw));

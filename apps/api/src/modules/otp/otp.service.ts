@@ -3,7 +3,7 @@ import type { Clock } from '../../lib/clock.js';
 import { AppError, retrySeconds } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { createNoopMetrics, type DomainMetrics } from '../../lib/metrics.js';
-import { maskPhone, parsePhone, type PhoneRules } from '../../lib/phone.js';
+import { maskPhone, parsePhoneOrThrow, type PhoneRules } from '../../lib/phone.js';
 import { constantTimeEqual, generateOtp, hashOtp, randomId } from '../../lib/secrets.js';
 import type { AuditLog } from '../audit/audit.js';
 import type { IpLimiter } from '../limits/ip-limits.js';
@@ -61,11 +61,7 @@ export function createOtpService(deps: {
   const { store, limits, sms, clock, log, secret, config, audit } = deps;
   const metrics = deps.metrics ?? createNoopMetrics();
 
-  function parse(raw: string): string {
-    const parsed = parsePhone(raw, deps.phoneRules);
-    if (!parsed.ok) throw new AppError(parsed.code);
-    return parsed.e164;
-  }
+  const parse = (raw: string): string => parsePhoneOrThrow(raw, deps.phoneRules);
 
   async function deliver(phone: string, code: string): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
