@@ -1,4 +1,4 @@
-import { AuditEventType as AuditEventTypeSchema } from '@phone-auth/contract';
+import type { AuditEventType as AuditEventTypeSchema } from '@phone-auth/contract';
 import type { Kysely } from 'kysely';
 import type { z } from 'zod';
 import type { Database } from '../../db/types.js';
@@ -6,7 +6,6 @@ import type { Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/logger.js';
 
 /** Event types come from the contract, so the admin API's filter and the writers agree. */
-export const AUDIT_EVENT_TYPES = AuditEventTypeSchema.options;
 export type AuditEventType = z.infer<typeof AuditEventTypeSchema>;
 
 export interface AuditEvent {
