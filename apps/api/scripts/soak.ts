@@ -24,8 +24,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
-import pg from 'pg';
+import { dropSchemaAndKeys } from '../test/support/cleanup.js';
 
 const num = (name: string, def: number) => {
   const v = process.env[name];
@@ -59,19 +58,7 @@ async function provisionBackend(): Promise<{ env: Record<string, string>; name: 
   return {
     name: `postgres + redis (schema ${schema})`,
     env: { DATABASE_URL: dbUrl, DATABASE_SCHEMA: schema, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix },
-    async cleanup() {
-      const client = new pg.Client({ connectionString: dbUrl });
-      await client.connect();
-      await client.query(`drop schema if exists "${schema}" cascade`).finally(() => client.end());
-      const redis = new Redis(redisUrl);
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) await redis.del(...keys);
-      } while (cursor !== '0');
-      redis.disconnect();
-    },
+    cleanup: () => dropSchemaAndKeys(dbUrl, schema, redisUrl, prefix),
   };
 }
 

@@ -1,9 +1,31 @@
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { backends } from './support/backends.js';
+import { backends, type Backend } from './support/backends.js';
 import { startApp, type TestApp } from './support/app.js';
-import { hang, startFakeProvider, type FakeProvider } from './support/fake-http.js';
+import { hang, startFakeProvider, type FakeProvider, type ReceivedRequest } from './support/fake-http.js';
+
+/** Starts a fake provider, then the API with a real SMS provider configured against its URL. */
+async function startWithFakeProvider(
+  backend: Backend,
+  env: (url: string) => Record<string, string>,
+): Promise<{ fake: FakeProvider; t: TestApp }> {
+  const fake = await startFakeProvider();
+  const t = await startApp(backend, { sms: 'configured', env: env(fake.url) });
+  return { fake, t };
+}
+
+async function stopBoth(t: TestApp | undefined, fake: FakeProvider | undefined) {
+  await t?.close();
+  await fake?.close();
+}
+
+/** The Standard Webhooks headers of a received request, as `Webhook.verify` takes them. */
+const signatureHeaders = (got: ReceivedRequest) => ({
+  'webhook-id': String(got.headers['webhook-id']),
+  'webhook-timestamp': String(got.headers['webhook-timestamp']),
+  'webhook-signature': String(got.headers['webhook-signature']),
+});
 
 /**
  * The webhook and twilio providers against real local HTTP servers: what they send, how they
@@ -15,16 +37,14 @@ describe.each(backends)('SMS providers on $name', (backend) => {
     let fake: FakeProvider;
     let t: TestApp;
     beforeAll(async () => {
-      fake = await startFakeProvider();
-      t = await startApp(backend, {
-        sms: 'configured',
-        env: { SMS_PROVIDER: 'webhook', SMS_WEBHOOK_URL: `${fake.url}/hooks/sms`, SMS_WEBHOOK_SECRET: secret, SMS_TIMEOUT_MS: '1500' },
-      });
+      ({ fake, t } = await startWithFakeProvider(backend, (url) => ({
+        SMS_PROVIDER: 'webhook',
+        SMS_WEBHOOK_URL: `${url}/hooks/sms`,
+        SMS_WEBHOOK_SECRET: secret,
+        SMS_TIMEOUT_MS: '1500',
+      })));
     });
-    afterAll(async () => {
-      await t?.close();
-      await fake?.close();
-    });
+    afterAll(() => stopBoth(t, fake));
     beforeEach(() => {
       fake.received.length = 0;
       fake.respond((_req, res) => res.writeHead(204).end());
@@ -51,19 +71,11 @@ describe.each(backends)('SMS providers on $name', (backend) => {
       // Verified with the Standard Webhooks reference library, as a receiver would.
       expect(got.headers['webhook-id']).toMatch(/^msg_/);
       expect(got.headers['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
-      const verified = new Webhook(secret).verify(got.body, {
-        'webhook-id': String(got.headers['webhook-id']),
-        'webhook-timestamp': String(got.headers['webhook-timestamp']),
-        'webhook-signature': String(got.headers['webhook-signature']),
-      });
+      const verified = new Webhook(secret).verify(got.body, signatureHeaders(got));
       expect(verified).toEqual(payload);
       // A different secret does not verify (the signature really depends on the key).
       expect(() =>
-        new Webhook(`whsec_${randomBytes(32).toString('base64')}`).verify(got.body, {
-          'webhook-id': String(got.headers['webhook-id']),
-          'webhook-timestamp': String(got.headers['webhook-timestamp']),
-          'webhook-signature': String(got.headers['webhook-signature']),
-        }),
+        new Webhook(`whsec_${randomBytes(32).toString('base64')}`).verify(got.body, signatureHeaders(got)),
       ).toThrow();
 
       const login = await t.request('PUT', '/auth/', { body: { phone_number: phone, otp_code: payload.data.code } });
@@ -143,31 +155,20 @@ describe.each(backends)('SMS providers on $name', (backend) => {
     let fake: FakeProvider;
     let t: TestApp;
     beforeAll(async () => {
-      fake = await startFakeProvider();
-      t = await startApp(backend, {
-        sms: 'configured',
-        env: {
-          SMS_PROVIDER: 'webhook',
-          SMS_WEBHOOK_URL: fake.url,
-          SMS_WEBHOOK_SECRET: 'a raw shared secret',
-          OTP_EXPOSE_IN_RESPONSE: 'true',
-        },
-      });
+      ({ fake, t } = await startWithFakeProvider(backend, (url) => ({
+        SMS_PROVIDER: 'webhook',
+        SMS_WEBHOOK_URL: url,
+        SMS_WEBHOOK_SECRET: 'a raw shared secret',
+        OTP_EXPOSE_IN_RESPONSE: 'true',
+      })));
     });
-    afterAll(async () => {
-      await t?.close();
-      await fake?.close();
-    });
+    afterAll(() => stopBoth(t, fake));
 
     it('signs with the raw secret bytes and returns the code when told to', async () => {
       const res = await t.request('POST', '/auth/', { body: { phone_number: '+79123490101' } });
       expect(res.status).toBe(200);
       const got = fake.received.at(-1)!;
-      const payload = new Webhook('a raw shared secret', { format: 'raw' }).verify(got.body, {
-        'webhook-id': String(got.headers['webhook-id']),
-        'webhook-timestamp': String(got.headers['webhook-timestamp']),
-        'webhook-signature': String(got.headers['webhook-signature']),
-      }) as { data: { code: string } };
+      const payload = new Webhook('a raw shared secret', { format: 'raw' }).verify(got.body, signatureHeaders(got)) as { data: { code: string } };
       expect(res.body.otp_code).toBe(payload.data.code);
     });
   });
@@ -176,23 +177,16 @@ describe.each(backends)('SMS providers on $name', (backend) => {
     let fake: FakeProvider;
     let t: TestApp;
     beforeAll(async () => {
-      fake = await startFakeProvider();
-      t = await startApp(backend, {
-        sms: 'configured',
-        env: {
-          SMS_PROVIDER: 'twilio',
-          TWILIO_ACCOUNT_SID: 'AC0123456789abcdef',
-          TWILIO_AUTH_TOKEN: 'twilio-secret-token',
-          TWILIO_FROM: '+15005550006',
-          TWILIO_API_URL: `${fake.url}/`,
-          SMS_TIMEOUT_MS: '1500',
-        },
-      });
+      ({ fake, t } = await startWithFakeProvider(backend, (url) => ({
+        SMS_PROVIDER: 'twilio',
+        TWILIO_ACCOUNT_SID: 'AC0123456789abcdef',
+        TWILIO_AUTH_TOKEN: 'twilio-secret-token',
+        TWILIO_FROM: '+15005550006',
+        TWILIO_API_URL: `${url}/`,
+        SMS_TIMEOUT_MS: '1500',
+      })));
     });
-    afterAll(async () => {
-      await t?.close();
-      await fake?.close();
-    });
+    afterAll(() => stopBoth(t, fake));
     beforeEach(() => {
       fake.received.length = 0;
       fake.respond((_req, res) => res.writeHead(201, { 'content-type': 'application/json' }).end('{"sid":"SM123","status":"queued"}'));

@@ -1,33 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// The API is started in this process from its own test harness (real HTTP on a random port).
-import { startApp, type TestApp } from '../../api/test/support/app.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { backends } from '../../api/test/support/backends.js';
-import { ADMIN_TOKEN, expectErrorLine, makeConfigHome, removeConfigHome, spawnCli, type RunOptions } from './support.js';
+import { ADMIN_TOKEN, expectErrorLine, useCliAgainstApi, type RunOptions } from './support.js';
 
 /**
  * The built `phone-auth` binary as a subprocess against a real API server: every admin command,
  * text and --json output, exit codes and error lines.
  */
 describe.each(backends)('phone-auth CLI (admin commands) on $name', (backend) => {
-  let t: TestApp;
-  let configHome: string;
-  const run = (args: string[], opts: RunOptions = {}) => spawnCli(configHome, t.url, args, opts);
-
-  beforeAll(async () => {
-    t = await startApp(backend, { env: { ADMIN_API_TOKEN: ADMIN_TOKEN } });
-    configHome = await makeConfigHome();
-  });
-  afterAll(async () => {
-    await t?.close();
-    await removeConfigHome(configHome);
-  });
-
-  /** Requests a code over HTTP and returns it (for `login --code`). */
-  async function freshCode(phone: string): Promise<string> {
-    t.clock.advance(61_000);
-    const sent = await t.request('POST', '/auth/', { body: { phone_number: phone } });
-    return sent.body.otp_code as string;
-  }
+  const cli = useCliAgainstApi(backend);
+  const { run, freshCode } = cli;
 
   const admin = (args: string[], extra: RunOptions = {}) =>
     run(['admin', ...args], { ...extra, env: { PHONE_AUTH_ADMIN_TOKEN: ADMIN_TOKEN, ...extra.env } });
@@ -35,8 +16,8 @@ describe.each(backends)('phone-auth CLI (admin commands) on $name', (backend) =>
   describe('admin', () => {
     beforeAll(async () => {
       for (const phone of ['+79127100001', '+79127100002', '+79127100003']) {
-        await t.login(phone);
-        t.clock.advance(1000);
+        await cli.t.login(phone);
+        cli.t.clock.advance(1000);
       }
     });
 
@@ -68,10 +49,10 @@ describe.each(backends)('phone-auth CLI (admin commands) on $name', (backend) =>
     });
 
     it('users block / unblock: the user is locked out at once, then let back in', async () => {
-      const { access_token } = await t.login('+79127100010');
+      const { access_token } = await cli.t.login('+79127100010');
       const blocked = await admin(['users', 'block', '+79127100010']);
       expect(blocked).toMatchObject({ code: 0, stdout: 'Blocked +79127100010; ended 1 session(s).\n' });
-      expect((await t.request('GET', '/profile/', { token: access_token })).body.error.code).toBe('SESSION_REVOKED');
+      expect((await cli.t.request('GET', '/profile/', { token: access_token })).body.error.code).toBe('SESSION_REVOKED');
       expectErrorLine(await run(['login', '+79127100010', '--code', await freshCode('+79127100010')]), 1, 'USER_BLOCKED');
 
       const unblocked = JSON.parse((await admin(['users', 'unblock', '+79127100010', '--json'])).stdout);
@@ -82,19 +63,19 @@ describe.each(backends)('phone-auth CLI (admin commands) on $name', (backend) =>
     });
 
     it('sessions revoke: ends every session of the user', async () => {
-      const one = await t.login('+79127100020');
+      const one = await cli.t.login('+79127100020');
       const res = await admin(['sessions', 'revoke', '+79127100020']);
       expect(res).toMatchObject({ code: 0, stdout: 'Ended 1 session(s) of +79127100020.\n' });
-      expect((await t.request('GET', '/profile/', { token: one.access_token })).body.error.code).toBe('SESSION_REVOKED');
+      expect((await cli.t.request('GET', '/profile/', { token: one.access_token })).body.error.code).toBe('SESSION_REVOKED');
       const json = JSON.parse((await admin(['sessions', 'revoke', '+79127100020', '--json'])).stdout);
       expect(json).toEqual({ phone_number: '+79127100020', sessions_revoked: 0 });
     });
 
     it('stats: text and --json', async () => {
-      const inviter = await t.login('+79127100030');
-      const invitee = await t.login('+79127100031');
-      const code = (await t.request('GET', '/profile/', { token: inviter.access_token })).body.invite_code;
-      await t.request('POST', '/profile/', { token: invitee.access_token, body: { other_profile_invite_code: code } });
+      const inviter = await cli.t.login('+79127100030');
+      const invitee = await cli.t.login('+79127100031');
+      const code = (await cli.t.request('GET', '/profile/', { token: inviter.access_token })).body.invite_code;
+      await cli.t.request('POST', '/profile/', { token: invitee.access_token, body: { other_profile_invite_code: code } });
       const json = JSON.parse((await admin(['stats', '--json'])).stdout);
       expect(json.users_total).toBeGreaterThanOrEqual(5);
       expect(json).toMatchObject({ users_last_24h: json.users_total, invite_activations_total: 1, users_blocked: 1 });

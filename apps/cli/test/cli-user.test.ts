@@ -1,46 +1,27 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// The API is started in this process from its own test harness (real HTTP on a random port).
-import { startApp, type TestApp } from '../../api/test/support/app.js';
+import { describe, expect, it } from 'vitest';
 import { backends } from '../../api/test/support/backends.js';
-import { ADMIN_TOKEN, expectErrorLine, makeConfigHome, removeConfigHome, spawnCli, type Run, type RunOptions } from './support.js';
+import { expectErrorLine, useCliAgainstApi, type Run } from './support.js';
 
 /**
  * The built `phone-auth` binary as a subprocess against a real API server: interactive login
  * through piped stdin, profile, invites, logout, --json output, exit codes and error lines.
  */
 describe.each(backends)('phone-auth CLI (user commands) on $name', (backend) => {
-  let t: TestApp;
-  let configHome: string;
-  const run = (args: string[], opts: RunOptions = {}) => spawnCli(configHome, t.url, args, opts);
-
-  beforeAll(async () => {
-    t = await startApp(backend, { env: { ADMIN_API_TOKEN: ADMIN_TOKEN } });
-    configHome = await makeConfigHome();
-  });
-  afterAll(async () => {
-    await t?.close();
-    await removeConfigHome(configHome);
-  });
-
-  /** Requests a code over HTTP and returns it (for `login --code`). */
-  async function freshCode(phone: string): Promise<string> {
-    t.clock.advance(61_000);
-    const sent = await t.request('POST', '/auth/', { body: { phone_number: phone } });
-    return sent.body.otp_code as string;
-  }
+  const cli = useCliAgainstApi(backend);
+  const { run, freshCode } = cli;
 
   /** Logs a phone in through the CLI, answering the code prompt with the code the server sent. */
   async function login(phone: string, extraArgs: string[] = []): Promise<Run> {
-    t.clock.advance(61_000);
+    cli.t.clock.advance(61_000);
     return run(['login', phone, ...extraArgs], {
-      answer: { prompt: 'Code: ', reply: () => t.sms.lastCode(phone) ?? '' },
+      answer: { prompt: 'Code: ', reply: () => cli.t.sms.lastCode(phone) ?? '' },
     });
   }
 
   const credentials = async () =>
-    JSON.parse(await readFile(path.join(configHome, 'phone-auth', 'credentials.json'), 'utf8')) as {
+    JSON.parse(await readFile(path.join(cli.configHome, 'phone-auth', 'credentials.json'), 'utf8')) as {
       servers: Record<string, { phone_number: string; access_token: string; refresh_token: string }>;
     };
 
@@ -50,32 +31,32 @@ describe.each(backends)('phone-auth CLI (user commands) on $name', (backend) => 
       expect(res.stderr).toContain('A code was sent to +79127000001');
       expect(res.stdout.trim()).toBe('Logged in as +79127000001 (new user).');
       expect(res.code).toBe(0);
-      const file = path.join(configHome, 'phone-auth', 'credentials.json');
+      const file = path.join(cli.configHome, 'phone-auth', 'credentials.json');
       expect((await stat(file)).mode & 0o777).toBe(0o600);
-      const stored = (await credentials()).servers[t.url];
+      const stored = (await credentials()).servers[cli.t.url];
       expect(stored).toMatchObject({ phone_number: '+79127000001', access_token: expect.any(String), refresh_token: expect.any(String) });
     });
 
     it('asks for the phone too when it is not given, and prints JSON with --json', async () => {
-      t.clock.advance(61_000);
+      cli.t.clock.advance(61_000);
       const res = await run(['login', '--json'], {
         input: '8 912 700-00-02\n',
-        answer: { prompt: 'Code: ', reply: () => t.sms.lastCode('+79127000002') ?? '' },
+        answer: { prompt: 'Code: ', reply: () => cli.t.sms.lastCode('+79127000002') ?? '' },
       });
       expect(res.stderr).toContain('Phone number: ');
       expect(res.code).toBe(0);
-      expect(JSON.parse(res.stdout)).toEqual({ phone_number: '+79127000002', user_created: true, url: t.url });
+      expect(JSON.parse(res.stdout)).toEqual({ phone_number: '+79127000002', user_created: true, url: cli.t.url });
     });
 
     it('fails with exit 1 and one error line for a wrong code, and exit 2 when no code is typed', async () => {
-      t.clock.advance(61_000);
-      const sent = await t.request('POST', '/auth/', { body: { phone_number: '+79127000003' } });
+      cli.t.clock.advance(61_000);
+      const sent = await cli.t.request('POST', '/auth/', { body: { phone_number: '+79127000003' } });
       const wrong = sent.body.otp_code === '0000' ? '1111' : '0000';
       expectErrorLine(await run(['login', '+79127000003', '--code', wrong]), 1, 'OTP_INVALID');
       const ok = await run(['login', '+79127000003', '--code', sent.body.otp_code]);
       expect(ok.code).toBe(0);
 
-      t.clock.advance(61_000);
+      cli.t.clock.advance(61_000);
       const noCode = await run(['login', '+79127000004']);
       expect(noCode.code).toBe(2);
       expect(noCode.stderr).toContain('no code given');
@@ -111,32 +92,32 @@ describe.each(backends)('phone-auth CLI (user commands) on $name', (backend) => 
 
     it('refreshes an expired access token transparently and saves the new tokens', async () => {
       expect((await login('+79127000006')).code).toBe(0);
-      const before = (await credentials()).servers[t.url]!;
-      t.clock.advance(16 * 60_000);
+      const before = (await credentials()).servers[cli.t.url]!;
+      cli.t.clock.advance(16 * 60_000);
       const res = await run(['profile', '--json']);
       expect(res.code).toBe(0);
       expect(JSON.parse(res.stdout).phone_number).toBe('+79127000006');
-      const after = (await credentials()).servers[t.url]!;
+      const after = (await credentials()).servers[cli.t.url]!;
       expect(after.refresh_token).not.toBe(before.refresh_token);
       expect(after.access_token).not.toBe(before.access_token);
     });
 
     it('logs out, forgets the tokens, and then refuses with NOT_LOGGED_IN', async () => {
       expect((await login('+79127000007')).code).toBe(0);
-      const token = (await credentials()).servers[t.url]!.access_token;
+      const token = (await credentials()).servers[cli.t.url]!.access_token;
       const res = await run(['logout']);
       expect(res).toMatchObject({ code: 0, stdout: 'Logged out.\n' });
-      expect((await t.request('GET', '/profile/', { token })).body.error.code).toBe('SESSION_REVOKED');
+      expect((await cli.t.request('GET', '/profile/', { token })).body.error.code).toBe('SESSION_REVOKED');
       expectErrorLine(await run(['profile']), 1, 'NOT_LOGGED_IN');
       expect(JSON.parse((await run(['logout', '--json'])).stdout)).toEqual({ logged_out: false, reason: 'not logged in' });
     });
 
     it('logout --all ends the sessions on other devices too', async () => {
-      const other = await t.login('+79127000008');
+      const other = await cli.t.login('+79127000008');
       expect((await login('+79127000008')).code).toBe(0);
       const res = await run(['logout', '--all', '--json']);
       expect(JSON.parse(res.stdout)).toEqual({ logged_out: true, all: true });
-      expect((await t.request('GET', '/profile/', { token: other.access_token })).body.error.code).toBe('SESSION_REVOKED');
+      expect((await cli.t.request('GET', '/profile/', { token: other.access_token })).body.error.code).toBe('SESSION_REVOKED');
     });
   });
 });

@@ -3,7 +3,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
+// The API is started in this process from its own test harness (real HTTP on a random port).
+import { startApp, type TestApp } from '../../api/test/support/app.js';
+import type { Backend } from '../../api/test/support/backends.js';
 
 /**
  * Runs the built `phone-auth` binary (dist/, built by `turbo run test` through dependsOn build)
@@ -67,4 +70,46 @@ export function expectErrorLine(res: Run, exit: number, code: string) {
   expect(lines).toHaveLength(1);
   expect(lines[0]).toMatch(new RegExp(`^phone-auth: ${code}: `));
   expect(res.stderr).not.toMatch(/\n\s+at /);
+}
+
+export interface CliAgainstApi {
+  /** The API under test (set in beforeAll). */
+  readonly t: TestApp;
+  /** The CLI's HOME / XDG_CONFIG_HOME (set in beforeAll). */
+  readonly configHome: string;
+  /** Runs the CLI against `t`. */
+  run(args: string[], opts?: RunOptions): Promise<Run>;
+  /** Requests a code over HTTP and returns it (for `login --code`). */
+  freshCode(phone: string): Promise<string>;
+}
+
+/**
+ * Starts the API (with ADMIN_TOKEN) and a fresh config home for the enclosing describe block, and
+ * removes both afterwards.
+ */
+export function useCliAgainstApi(backend: Backend): CliAgainstApi {
+  let t: TestApp;
+  let configHome: string;
+  beforeAll(async () => {
+    t = await startApp(backend, { env: { ADMIN_API_TOKEN: ADMIN_TOKEN } });
+    configHome = await makeConfigHome();
+  });
+  afterAll(async () => {
+    await t?.close();
+    await removeConfigHome(configHome);
+  });
+  return {
+    get t() {
+      return t;
+    },
+    get configHome() {
+      return configHome;
+    },
+    run: (args, opts = {}) => spawnCli(configHome, t.url, args, opts),
+    async freshCode(phone) {
+      t.clock.advance(61_000);
+      const sent = await t.request('POST', '/auth/', { body: { phone_number: phone } });
+      return sent.body.otp_code as string;
+    },
+  };
 }

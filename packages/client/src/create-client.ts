@@ -190,6 +190,13 @@ export function createPhoneAuthClient(options: PhoneAuthClientOptions) {
     } while (cursor);
   }
 
+  const invitedUsersPage = (query: { limit?: number; cursor?: string } = {}): Promise<InvitedUsersPage> =>
+    ok(client.profile.invitedUsers({ query: { limit: query.limit ?? 100, cursor: query.cursor } }));
+  const listUsers = (query: { limit?: number; cursor?: string; phonePrefix?: string } = {}): Promise<AdminUsersPage> =>
+    ok(client.admin.listUsers({ query: { limit: query.limit ?? 50, cursor: query.cursor, phone_prefix: query.phonePrefix } }));
+  const audit = (query: { limit?: number; cursor?: string; phone?: string; type?: AuditEventType } = {}): Promise<AdminAuditPage> =>
+    ok(client.admin.audit({ query: { limit: query.limit ?? 50, cursor: query.cursor, phone: query.phone, type: query.type } }));
+
   return {
     /** The ts-rest client of the whole contract, with token handling but without throwing. */
     raw: client,
@@ -228,23 +235,21 @@ export function createPhoneAuthClient(options: PhoneAuthClientOptions) {
       ok(client.profile.activateInvite({ body: { other_profile_invite_code: code } })),
 
     /** One page of GET /profile/invited-users. */
-    invitedUsersPage: (query: { limit?: number; cursor?: string } = {}): Promise<InvitedUsersPage> =>
-      ok(client.profile.invitedUsers({ query: { limit: query.limit ?? 100, cursor: query.cursor } })),
+    invitedUsersPage,
 
     /** Every user who activated the caller's code, oldest first, fetching pages as needed. */
     invitedUsers(opts: ListOptions = {}): AsyncIterableIterator<InvitedUser> {
       const limit = opts.pageSize ?? 100;
-      return pages((cursor) => ok(client.profile.invitedUsers({ query: { limit, cursor } })));
+      return pages((cursor) => invitedUsersPage({ limit, cursor }));
     },
 
     /** The admin API; needs `adminToken`. */
     admin: {
-      listUsers: (query: { limit?: number; cursor?: string; phonePrefix?: string } = {}): Promise<AdminUsersPage> =>
-        ok(client.admin.listUsers({ query: { limit: query.limit ?? 50, cursor: query.cursor, phone_prefix: query.phonePrefix } })),
+      listUsers,
       /** Every user, newest first, fetching pages as needed. */
       users(opts: ListOptions & { phonePrefix?: string } = {}): AsyncIterableIterator<AdminUser> {
         const limit = opts.pageSize ?? 100;
-        return pages((cursor) => ok(client.admin.listUsers({ query: { limit, cursor, phone_prefix: opts.phonePrefix } })));
+        return pages((cursor) => listUsers({ limit, cursor, phonePrefix: opts.phonePrefix }));
       },
       getUser: (phone: string): Promise<AdminUserDetail> => ok(client.admin.getUser({ params: phoneParam(phone) })),
       blockUser: (phone: string): Promise<AdminBlockResponse> =>
@@ -254,16 +259,13 @@ export function createPhoneAuthClient(options: PhoneAuthClientOptions) {
       revokeSessions: (phone: string): Promise<AdminRevokeSessionsResponse> =>
         ok(client.admin.revokeSessions({ params: phoneParam(phone) })),
       stats: (): Promise<AdminStats> => ok(client.admin.stats()),
-      audit: (
-        query: { limit?: number; cursor?: string; phone?: string; type?: AuditEventType } = {},
-      ): Promise<AdminAuditPage> =>
-        ok(client.admin.audit({ query: { limit: query.limit ?? 50, cursor: query.cursor, phone: query.phone, type: query.type } })),
+      audit,
       /** Every audit event matching the filters, newest first, fetching pages as needed. */
       auditEvents(
         opts: ListOptions & { phone?: string; type?: AuditEventType } = {},
       ): AsyncIterableIterator<AdminAuditEvent> {
         const limit = opts.pageSize ?? 100;
-        return pages((cursor) => ok(client.admin.audit({ query: { limit, cursor, phone: opts.phone, type: opts.type } })));
+        return pages((cursor) => audit({ limit, cursor, phone: opts.phone, type: opts.type }));
       },
     },
   };

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
-import pg from 'pg';
+import { dropSchemaAndKeys } from './cleanup.js';
 
 /**
  * The storage backends every integration test runs against:
@@ -45,27 +44,7 @@ export const postgresRedis: Backend | null =
               REDIS_URL: testRedisUrl,
               REDIS_KEY_PREFIX: prefix,
             },
-            cleanup: async () => {
-              const client = new pg.Client({ connectionString: testDatabaseUrl });
-              await client.connect();
-              try {
-                await client.query(`drop schema if exists "${schema}" cascade`);
-              } finally {
-                await client.end();
-              }
-              const redis = new Redis(testRedisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-              await redis.connect();
-              try {
-                let cursor = '0';
-                do {
-                  const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-                  cursor = next;
-                  if (keys.length) await redis.del(...keys);
-                } while (cursor !== '0');
-              } finally {
-                redis.disconnect();
-              }
-            },
+            cleanup: () => dropSchemaAndKeys(testDatabaseUrl, schema, testRedisUrl, prefix),
           };
         },
       }

@@ -29,18 +29,30 @@ export function registerLogin(program: Command): void {
         if (!code) throw new UsageError('no code given');
       }
       const tokens = await client.verifyCode(phone, code);
-      // The profile tells the normalised (E.164) number to show and store.
-      const profile = await client.getProfile();
+      // The normalised (E.164) number to show and store: the access token carries it (API.md), so
+      // no GET /profile/ round trip is needed; the profile remains the fallback.
+      const phoneNumber = phoneClaim(tokens.access_token) ?? (await client.getProfile()).phone_number;
       await saveCredentials(ctx.url, {
-        phone_number: profile.phone_number,
+        phone_number: phoneNumber,
         access_token: tokens.access_token,
         refresh_token: tokens.refresh_token,
         saved_at: new Date().toISOString(),
       });
       if (ctx.json) {
-        printJson({ phone_number: profile.phone_number, user_created: tokens.user_created, url: ctx.url });
+        printJson({ phone_number: phoneNumber, user_created: tokens.user_created, url: ctx.url });
       } else {
-        print(`Logged in as ${profile.phone_number}${tokens.user_created ? ' (new user)' : ''}.`);
+        print(`Logged in as ${phoneNumber}${tokens.user_created ? ' (new user)' : ''}.`);
       }
     });
+}
+
+/** The `phone_number` claim of a token the API has just issued (read, not verified). */
+function phoneClaim(accessToken: string): string | undefined {
+  try {
+    const claims: unknown = JSON.parse(Buffer.from(accessToken.split('.')[1] ?? '', 'base64url').toString('utf8'));
+    const phone = (claims as { phone_number?: unknown } | null)?.phone_number;
+    return typeof phone === 'string' ? phone : undefined;
+  } catch {
+    return undefined;
+  }
 }
