@@ -31,6 +31,39 @@ describe.each(backends)('hot paths on $name', (backend) => {
     expect(res.body.error.code).toBe('SESSION_REVOKED');
   });
 
+  it('refuses an ended session on every user route: the profile reads in their own query, the rest by the denylist', async () => {
+    const inviter = await t.login(phone());
+    const code: string = (await t.request('GET', '/profile/', { token: inviter.access_token })).body.invite_code;
+    const { access_token } = await t.login(phone());
+    expect((await t.request('GET', '/profile/invited-users', { token: access_token })).status).toBe(200);
+    expect((await t.request('POST', '/auth/logout', { token: access_token })).status).toBe(204);
+    const answers = [
+      await t.request('GET', '/profile/', { token: access_token }),
+      await t.request('GET', '/profile/invited-users', { token: access_token }),
+      await t.request('GET', '/profile/invited-users?limit=5', { token: access_token }),
+      await t.request('POST', '/profile/', { token: access_token, body: { other_profile_invite_code: code } }),
+      await t.request('POST', '/auth/logout', { token: access_token }),
+    ];
+    expect(answers.map((r) => [r.status, r.body.error?.code])).toEqual(answers.map(() => [401, 'SESSION_REVOKED']));
+  });
+
+  it('the profile reads refuse a session revoked in the database even when the denylist does not know it', async () => {
+    // As after a Redis restart without persistence, or an operator revoking by SQL: only the
+    // sessions row says the session ended.
+    const { access_token } = await t.login(phone());
+    const me = await t.request('GET', '/profile/', { token: access_token });
+    expect(me.status).toBe(200);
+    await t.deps.database.db
+      .updateTable('sessions')
+      .set({ revoked_at: new Date(t.clock.now()), revoked_reason: 'test' })
+      .where('user_id', '=', (await t.deps.database.db.selectFrom('users').select('id').where('phone_number', '=', me.body.phone_number).executeTakeFirstOrThrow()).id)
+      .execute();
+    for (const path of ['/profile/', '/profile/invited-users']) {
+      const res = await t.request('GET', path, { token: access_token });
+      expect([res.status, res.body.error?.code]).toEqual([401, 'SESSION_REVOKED']);
+    }
+  });
+
   it('writes every audit event of a burst of concurrent logins, each flow in order', async () => {
     const phones = Array.from({ length: 40 }, phone);
     const results = await Promise.all(phones.map((p) => t.login(p)));

@@ -3,7 +3,7 @@ import { initServer } from '@ts-rest/fastify';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Services } from '../deps.js';
 import type { RequestContext } from '../modules/otp/otp.service.js';
-import { claimsOf, createAuthHook } from './auth-hook.js';
+import { callerOf, claimsOf, createAuthHook } from './auth-hook.js';
 import { sendError, zodFields } from './error-handler.js';
 
 const s = initServer();
@@ -41,11 +41,11 @@ export function createRouter(services: Services) {
     profile: {
       getProfile: async ({ request }) => ({
         status: 200,
-        body: await services.profile.getProfile(claimsOf(request).sub),
+        body: await services.profile.getProfile(callerOf(request)),
       }),
       invitedUsers: async ({ query, request }) => ({
         status: 200,
-        body: await services.profile.invitedUsers(claimsOf(request).sub, query),
+        body: await services.profile.invitedUsers(callerOf(request), query),
       }),
       activateInvite: async ({ body, request }) => ({
         status: 200,

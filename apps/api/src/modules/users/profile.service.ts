@@ -24,18 +24,29 @@ export function decodeCursor(cursor: string): string {
   return id;
 }
 
+/** The authenticated caller: the access token's user and session. */
+export interface Caller {
+  userId: string;
+  sessionId: string;
+}
+
+/**
+ * The read endpoints check that the caller's session is live in their own statement (see
+ * users.repository), so the auth hook skips its denylist lookup for them (SESSION_CHECKED_ROUTES).
+ */
 export interface ProfileService {
-  getProfile(userId: string): Promise<Profile>;
-  invitedUsers(userId: string, query: { limit: number; cursor?: string | undefined }): Promise<InvitedUsersPage>;
+  getProfile(caller: Caller): Promise<Profile>;
+  invitedUsers(caller: Caller, query: { limit: number; cursor?: string | undefined }): Promise<InvitedUsersPage>;
 }
 
 export function createProfileService(deps: { db: Kysely<Database> }): ProfileService {
   const { db } = deps;
   return {
-    async getProfile(userId) {
-      const row = await loadProfile(db, userId, PROFILE_INVITEES_LIMIT);
+    async getProfile(caller) {
+      const row = await loadProfile(db, caller, PROFILE_INVITEES_LIMIT);
       // The token outlived its user (deleted by an operator): treat as not authenticated.
       if (!row) throw new AppError('UNAUTHORIZED');
+      if (!row.session_active) throw new AppError('SESSION_REVOKED');
       if (row.blocked_at) throw new AppError('USER_BLOCKED');
       const first = row.invitees.slice(0, PROFILE_INVITEES_LIMIT);
       const more = row.invitees.length > PROFILE_INVITEES_LIMIT;
@@ -50,9 +61,10 @@ export function createProfileService(deps: { db: Kysely<Database> }): ProfileSer
       };
     },
 
-    async invitedUsers(userId, query) {
+    async invitedUsers(caller, query) {
       const afterId = query.cursor ? decodeCursor(query.cursor) : null;
-      const rows = await listInvitees(db, userId, { limit: query.limit, afterId });
+      const { session_active, invitees: rows } = await listInvitees(db, caller, { limit: query.limit, afterId });
+      if (!session_active) throw new AppError('SESSION_REVOKED');
       const page = rows.slice(0, query.limit);
       const last = page[page.length - 1];
       return {

@@ -2,6 +2,8 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../db/types.js';
 
 export interface ProfileRow {
+  /** The access token's session exists, belongs to the user and is not revoked. */
+  session_active: boolean;
   phone_number: string;
   invite_code: string;
   blocked_at: Date | null;
@@ -11,10 +13,26 @@ export interface ProfileRow {
   invitees: { phone_number: string; id: string }[];
 }
 
-/** The whole profile in one round trip: the user, the inviter's code and the first invitees. */
-export async function loadProfile(db: Kysely<Database>, userId: string, limit: number): Promise<ProfileRow | undefined> {
+/**
+ * Whether the session is live, as a scalar subquery (primary-key lookup). The read endpoints put
+ * it into their own statement, so the revocation check costs no extra round trip; the sessions
+ * table is the record every revocation writes first (logout, reuse detection, blocking).
+ */
+const sessionActive = (userId: string, sessionId: string) =>
+  sql<boolean>`exists (select 1 from sessions s where s.id = ${sessionId}::uuid and s.user_id = ${userId}::uuid and s.revoked_at is null)`;
+
+/**
+ * The whole profile in one round trip: whether the session is live, the user, the inviter's code
+ * and the first invitees. No row: the user is gone.
+ */
+export async function loadProfile(
+  db: Kysely<Database>,
+  who: { userId: string; sessionId: string },
+  limit: number,
+): Promise<ProfileRow | undefined> {
+  const { userId } = who;
   const result = await sql<ProfileRow>`
-    select u.phone_number, u.invite_code, u.blocked_at, u.invited_count,
+    select ${sessionActive(userId, who.sessionId)} as session_active, u.phone_number, u.invite_code, u.blocked_at, u.invited_count,
       (select i.invite_code from users i where i.id = u.invited_by) as other_profile_invite_code,
       coalesce((
         select json_agg(json_build_object('phone_number', x.phone_number, 'id', x.id)
@@ -33,34 +51,43 @@ export async function loadProfile(db: Kysely<Database>, userId: string, limit: n
   return { ...row, invitees };
 }
 
+export interface InviteePage {
+  /** As in ProfileRow: when false, `invitees` is empty. */
+  session_active: boolean;
+  /** Up to `limit + 1` invitees in keyset order (one extra tells whether more exist). */
+  invitees: { phone_number: string; activated_at: Date; id: string }[];
+}
+
 /**
  * One page of a user's invitees, keyset-paginated on (invite_activated_at, id): stable under
  * concurrent activations, and as cheap for the last page as for the first (index
- * users_invited_by_activation_idx).
+ * users_invited_by_activation_idx). The session check rides along in the same statement: the
+ * page is joined to a one-row "is the session live" select, so an empty page still answers it.
  */
 export async function listInvitees(
   db: Kysely<Database>,
-  inviterId: string,
+  who: { userId: string; sessionId: string },
   opts: { limit: number; afterId: string | null },
-): Promise<{ phone_number: string; activated_at: Date; id: string }[]> {
-  let query = db
-    .selectFrom('users')
-    .select(['phone_number', 'invite_activated_at as activated_at', 'id'])
-    .where('invited_by', '=', inviterId);
-  if (opts.afterId) {
-    const afterId = opts.afterId;
-    query = query.where(({ eb, refTuple, selectFrom }) =>
-      eb(
-        refTuple('invite_activated_at', 'id'),
-        '>',
-        selectFrom('users as c')
-          .select(['c.invite_activated_at', 'c.id'])
-          .where('c.id', '=', afterId)
-          .where('c.invited_by', '=', inviterId)
-          .$asTuple('invite_activated_at', 'id'),
-      ),
-    );
-  }
-  const rows = await query.orderBy('invite_activated_at').orderBy('id').limit(opts.limit + 1).execute();
-  return rows.map((r) => ({ phone_number: r.phone_number, activated_at: r.activated_at as Date, id: r.id }));
+): Promise<InviteePage> {
+  const inviterId = who.userId;
+  const after = opts.afterId
+    ? sql`and (v.invite_activated_at, v.id) > (
+        select c.invite_activated_at, c.id from users c where c.id = ${opts.afterId}::uuid and c.invited_by = ${inviterId}::uuid)`
+    : sql``;
+  const result = await sql<{ session_active: boolean; phone_number: string | null; activated_at: Date | null; id: string | null }>`
+    select a.session_active, p.phone_number, p.activated_at, p.id
+    from (select ${sessionActive(inviterId, who.sessionId)} as session_active) a
+    left join lateral (
+      select v.phone_number, v.invite_activated_at as activated_at, v.id
+      from users v
+      where a.session_active and v.invited_by = ${inviterId}::uuid ${after}
+      order by v.invite_activated_at, v.id
+      limit ${opts.limit + 1}
+    ) p on true
+    order by p.activated_at, p.id`.execute(db);
+  const first = result.rows[0];
+  const invitees = result.rows.flatMap((r) =>
+    r.id === null || r.phone_number === null || r.activated_at === null ? [] : [{ phone_number: r.phone_number, activated_at: r.activated_at, id: r.id }],
+  );
+  return { session_active: first?.session_active ?? false, invitees };
 }
