@@ -85,6 +85,7 @@ const EnvObject = z.object({
       .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier')
       .default('public'),
     DATABASE_POOL_SIZE: int(10, 1, 200),
+    DATABASE_PREPARED_STATEMENTS: bool(true),
     MIGRATE_ON_START: bool(true),
 
     REDIS_URL: z
@@ -208,6 +209,7 @@ function build(env: z.output<typeof EnvSchema>) {
       url: env.DATABASE_URL,
       schema: env.DATABASE_SCHEMA,
       poolSize: env.DATABASE_POOL_SIZE,
+      preparedStatements: env.DATABASE_PREPARED_STATEMENTS,
       migrateOnStart: env.MIGRATE_ON_START,
     },
     redis: { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX },

