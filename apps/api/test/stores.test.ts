@@ -61,8 +61,10 @@ const issueInput = (phone: string, id: string, now: number, codeHash = `hash-${i
   dailyLimit: 3,
   dayMs: 86_400_000,
 });
-const checkInput = (phone: string, now: number) => ({
+/** A check of the code whose hash is `hash-<id>` (issueInput's default). */
+const checkInput = (phone: string, now: number, codeHash = 'hash-a') => ({
   phone,
+  codeHash,
   now,
   maxAttempts: 3,
   failureLimit: 5,
@@ -78,9 +80,11 @@ describe.each(kits.map((make, i) => ({ make, i })))('stores #$i', ({ make }) => 
     await kit?.close();
   });
 
-  it('issues a code and hands its hash to a check, reserving an attempt', async () => {
-    expect(await kit.otp.issue(issueInput('+70000000001', 'a', T0))).toEqual({ kind: 'issued' });
-    expect(await kit.otp.beginCheck(checkInput('+70000000001', T0 + 1))).toEqual({ kind: 'candidate', id: 'a', codeHash: 'hash-a' });
+  it('issues a code that a check with its hash verifies, once', async () => {
+    const phone = '+70000000001';
+    expect(await kit.otp.issue(issueInput(phone, 'a', T0))).toEqual({ kind: 'issued' });
+    expect(await kit.otp.check(checkInput(phone, T0 + 1, 'hash-a'))).toEqual({ kind: 'verified' });
+    expect(await kit.otp.check(checkInput(phone, T0 + 2, 'hash-a'))).toEqual({ kind: 'none' });
   });
 
   it('holds the resend cooldown, reporting the wait, and lets the next code replace the previous', async () => {
@@ -88,7 +92,9 @@ describe.each(kits.map((make, i) => ({ make, i })))('stores #$i', ({ make }) => 
     await kit.otp.issue(issueInput(phone, 'a', T0));
     expect(await kit.otp.issue(issueInput(phone, 'b', T0 + 20_000))).toEqual({ kind: 'resend_too_soon', retryAfterMs: 40_000 });
     expect(await kit.otp.issue(issueInput(phone, 'c', T0 + 60_000))).toEqual({ kind: 'issued' });
-    expect(await kit.otp.beginCheck(checkInput(phone, T0 + 60_001))).toMatchObject({ kind: 'candidate', id: 'c' });
+    // The replaced code no longer verifies; the new one does.
+    expect(await kit.otp.check(checkInput(phone, T0 + 60_001, 'hash-a'))).toEqual({ kind: 'invalid' });
+    expect(await kit.otp.check(checkInput(phone, T0 + 60_002, 'hash-c'))).toEqual({ kind: 'verified' });
   });
 
   it('caps sends per day and resets the cap after the day window', async () => {
@@ -102,73 +108,77 @@ describe.each(kits.map((make, i) => ({ make, i })))('stores #$i', ({ make }) => 
   it('treats an expired code as absent', async () => {
     const phone = '+70000000004';
     await kit.otp.issue(issueInput(phone, 'a', T0));
-    expect(await kit.otp.beginCheck(checkInput(phone, T0 + 300_000))).toEqual({ kind: 'none' });
+    expect(await kit.otp.check(checkInput(phone, T0 + 300_000, 'hash-a'))).toEqual({ kind: 'none' });
   });
 
-  it('lets exactly one of many concurrent consumers win', async () => {
+  it('lets exactly one of many concurrent correct checks win', async () => {
     const phone = '+70000000005';
     await kit.otp.issue(issueInput(phone, 'a', T0));
-    const results = await Promise.all(Array.from({ length: 50 }, () => kit.otp.consume(phone, 'a')));
-    expect(results.filter(Boolean)).toHaveLength(1);
-    expect(await kit.otp.beginCheck(checkInput(phone, T0 + 1))).toEqual({ kind: 'none' });
+    const results = await Promise.all(Array.from({ length: 50 }, () => kit.otp.check(checkInput(phone, T0 + 1, 'hash-a'))));
+    expect(results.filter((r) => r.kind === 'verified')).toHaveLength(1);
+    expect(results.filter((r) => r.kind === 'none')).toHaveLength(49);
   });
 
-  it('never reserves more attempts than allowed, even concurrently, and burns the code at the last one', async () => {
+  it('refuses a hash that differs only in length or in its last character', async () => {
+    const phone = '+70000000015';
+    await kit.otp.issue(issueInput(phone, 'a', T0, 'abcdef'));
+    expect(await kit.otp.check({ ...checkInput(phone, T0 + 1, 'abcde'), maxAttempts: 10 })).toEqual({ kind: 'invalid' });
+    expect(await kit.otp.check({ ...checkInput(phone, T0 + 1, 'abcdefg'), maxAttempts: 10 })).toEqual({ kind: 'invalid' });
+    expect(await kit.otp.check({ ...checkInput(phone, T0 + 1, 'abcdeg'), maxAttempts: 10 })).toEqual({ kind: 'invalid' });
+    expect(await kit.otp.check({ ...checkInput(phone, T0 + 1, ''), maxAttempts: 10 })).toEqual({ kind: 'invalid' });
+    expect(await kit.otp.check({ ...checkInput(phone, T0 + 1, 'abcdef'), maxAttempts: 10 })).toEqual({ kind: 'verified' });
+  });
+
+  it('never allows more wrong attempts than the limit, even concurrently, and burns the code at the last one', async () => {
     const phone = '+70000000006';
     await kit.otp.issue(issueInput(phone, 'a', T0));
-    const checks = await Promise.all(Array.from({ length: 20 }, () => kit.otp.beginCheck(checkInput(phone, T0 + 1))));
-    expect(checks.filter((c) => c.kind === 'candidate')).toHaveLength(3);
-    // The rest are refused, but the record stays for the reserved checks still in flight (one of
-    // them may be right); the next wrong answer burns it.
-    expect(checks.filter((c) => c.kind === 'too_many')).toHaveLength(17);
-    expect(await kit.otp.beginCheck(checkInput(phone, T0 + 2))).toEqual({ kind: 'too_many' });
-    expect(await kit.otp.reject(phone, 'a', 3)).toBe('too_many');
-    expect(await kit.otp.beginCheck(checkInput(phone, T0 + 3))).toEqual({ kind: 'none' });
-
-    // One at a time: the wrong answer that uses the last attempt burns the code.
-    const other = '+70000000016';
-    await kit.otp.issue(issueInput(other, 'b', T0));
-    for (let i = 0; i < 2; i++) {
-      await kit.otp.beginCheck(checkInput(other, T0 + 1));
-      expect(await kit.otp.reject(other, 'b', 3)).toBe('invalid');
-    }
-    await kit.otp.beginCheck(checkInput(other, T0 + 1));
-    expect(await kit.otp.reject(other, 'b', 3)).toBe('too_many');
-    expect(await kit.otp.beginCheck(checkInput(other, T0 + 2))).toEqual({ kind: 'none' });
+    const checks = await Promise.all(Array.from({ length: 20 }, () => kit.otp.check(checkInput(phone, T0 + 1, 'wrong'))));
+    expect(checks.filter((c) => c.kind === 'invalid')).toHaveLength(2);
+    expect(checks.filter((c) => c.kind === 'too_many')).toHaveLength(1);
+    expect(checks.filter((c) => c.kind === 'none')).toHaveLength(17);
+    // Burnt: the right code is no use any more.
+    expect(await kit.otp.check(checkInput(phone, T0 + 2, 'hash-a'))).toEqual({ kind: 'none' });
   });
 
-  it('does not let a stale check consume or burn a newer code', async () => {
+  it('a correct check wins while wrong ones arrive around it, as long as attempts remain', async () => {
+    const phone = '+70000000016';
+    await kit.otp.issue(issueInput(phone, 'b', T0));
+    const wrong = () => kit.otp.check({ ...checkInput(phone, T0 + 1, 'wrong'), maxAttempts: 5 });
+    const results = await Promise.all([wrong(), wrong(), kit.otp.check({ ...checkInput(phone, T0 + 1, 'hash-b'), maxAttempts: 5 }), wrong(), wrong()]);
+    expect(results.map((r) => r.kind)).toEqual(['invalid', 'invalid', 'verified', 'none', 'none']);
+  });
+
+  it('does not let an old code verify after a newer one replaced it', async () => {
     const phone = '+70000000007';
     await kit.otp.issue(issueInput(phone, 'old', T0));
     await kit.otp.issue(issueInput(phone, 'new', T0 + 60_000));
-    expect(await kit.otp.consume(phone, 'old')).toBe(false);
-    expect(await kit.otp.reject(phone, 'old', 0)).toBe('invalid');
-    expect(await kit.otp.beginCheck(checkInput(phone, T0 + 60_001))).toMatchObject({ kind: 'candidate', id: 'new' });
+    expect(await kit.otp.check(checkInput(phone, T0 + 60_001, 'hash-old'))).toEqual({ kind: 'invalid' });
+    expect(await kit.otp.check(checkInput(phone, T0 + 60_002, 'hash-new'))).toEqual({ kind: 'verified' });
   });
 
-  it('keeps a failure budget across codes; a successful check gives its reservation back', async () => {
+  it('keeps a failure budget across codes, which correct checks do not spend', async () => {
     const phone = '+70000000008';
+    await kit.otp.issue({ ...issueInput(phone, 'ok', T0), dailyLimit: 100 });
+    expect(await kit.otp.check(checkInput(phone, T0 + 1, 'hash-ok'))).toEqual({ kind: 'verified' });
     for (let i = 0; i < 5; i++) {
-      await kit.otp.issue(issueInput(phone, `c${i}`, T0 + i * 60_000));
-      const c = await kit.otp.beginCheck(checkInput(phone, T0 + i * 60_000 + 1));
-      expect(c.kind).toBe('candidate');
-      if (i === 0) expect(await kit.otp.consume(phone, 'c0')).toBe(true); // refunded
+      await kit.otp.issue({ ...issueInput(phone, `c${i}`, T0 + (i + 1) * 60_000), dailyLimit: 100 });
+      expect(await kit.otp.check(checkInput(phone, T0 + (i + 1) * 60_000 + 1, 'wrong'))).toEqual({ kind: 'invalid' });
     }
-    await kit.otp.issue({ ...issueInput(phone, 'c5', T0 + 5 * 60_000), dailyLimit: 100 });
-    expect((await kit.otp.beginCheck(checkInput(phone, T0 + 5 * 60_000 + 1))).kind).toBe('candidate');
-    await kit.otp.issue({ ...issueInput(phone, 'c6', T0 + 6 * 60_000), dailyLimit: 100 });
-    const limited = await kit.otp.beginCheck(checkInput(phone, T0 + 6 * 60_000 + 1));
-    expect(limited.kind).toBe('rate_limited');
+    await kit.otp.issue({ ...issueInput(phone, 'c5', T0 + 6 * 60_000), dailyLimit: 100 });
+    // Five failures spent the budget: even the right code is refused until the window ends.
+    const limited = await kit.otp.check(checkInput(phone, T0 + 6 * 60_000 + 1, 'hash-c5'));
+    // The window began with the first failure (T0 + 60 001 ms).
+    expect(limited).toEqual({ kind: 'rate_limited', retryAfterMs: 3_600_000 - 5 * 60_000 });
     // After the window the budget is whole again.
-    await kit.otp.issue({ ...issueInput(phone, 'c7', T0 + 3_600_001), dailyLimit: 100 });
-    expect(await kit.otp.beginCheck(checkInput(phone, T0 + 3_600_002))).toMatchObject({ kind: 'candidate', id: 'c7' });
+    await kit.otp.issue({ ...issueInput(phone, 'c7', T0 + 3_600_001 + 60_000), dailyLimit: 100 });
+    expect(await kit.otp.check(checkInput(phone, T0 + 3_600_002 + 60_000, 'hash-c7'))).toEqual({ kind: 'verified' });
   });
 
   it('discards an undelivered code and its cooldown', async () => {
     const phone = '+70000000009';
     await kit.otp.issue(issueInput(phone, 'a', T0));
     await kit.otp.discard(phone, 'a');
-    expect(await kit.otp.beginCheck(checkInput(phone, T0 + 1))).toEqual({ kind: 'none' });
+    expect(await kit.otp.check(checkInput(phone, T0 + 1, 'hash-a'))).toEqual({ kind: 'none' });
     expect((await kit.otp.issue(issueInput(phone, 'b', T0 + 2))).kind).toBe('issued');
   });
 

@@ -169,31 +169,26 @@ export function createOtpService(deps: {
     const testCode = config.testNumbers.get(phone);
     if (testCode !== undefined) return verifyTestNumber(phone, testCode, code);
 
-    const begun = await store.beginCheck({
+    const result = await store.check({
       phone,
+      codeHash: hashOtp(secret, phone, code),
       now: clock.now(),
       maxAttempts: config.maxAttempts,
       failureLimit: config.maxFailuresPerPhone,
       failureWindowMs: config.failureWindowSeconds * 1000,
     });
-    switch (begun.kind) {
-      case 'none':
-        throw new AppError('OTP_INVALID');
+    switch (result.kind) {
+      case 'verified':
+        return phone;
       case 'too_many':
         throw new AppError('OTP_TOO_MANY_ATTEMPTS');
       case 'rate_limited':
         throw new AppError('RATE_LIMITED', PHONE_FAILURES_MESSAGE, {
-          retryAfterSeconds: retrySeconds(begun.retryAfterMs),
+          retryAfterSeconds: retrySeconds(result.retryAfterMs),
         });
-      case 'candidate':
-        break;
+      case 'none':
+      case 'invalid':
+        throw new AppError('OTP_INVALID');
     }
-    if (constantTimeEqual(hashOtp(secret, phone, code), begun.codeHash)) {
-      // Of concurrent correct submissions exactly one consumes the record.
-      if (await store.consume(phone, begun.id)) return phone;
-      throw new AppError('OTP_INVALID');
-    }
-    const outcome = await store.reject(phone, begun.id, config.maxAttempts);
-    throw new AppError(outcome === 'too_many' ? 'OTP_TOO_MANY_ATTEMPTS' : 'OTP_INVALID');
   }
 }

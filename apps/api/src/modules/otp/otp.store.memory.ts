@@ -1,4 +1,5 @@
-import type { BeginCheckInput, BeginCheckResult, IssueOtpInput, IssueOtpResult, OtpStore } from './otp.store.js';
+import { constantTimeEqual } from '../../lib/secrets.js';
+import type { CheckInput, CheckResult, IssueOtpInput, IssueOtpResult, OtpStore } from './otp.store.js';
 import { windowCounter, type Window } from '../../store/memory-window.js';
 
 interface CodeRecord {
@@ -50,7 +51,7 @@ export function createMemoryOtpStore(): OtpStore & { size(): number } {
       return { kind: 'issued' };
     },
 
-    async beginCheck(input: BeginCheckInput): Promise<BeginCheckResult> {
+    async check(input: CheckInput): Promise<CheckResult> {
       const { phone, now } = input;
       const fail = windowCounter(failures.get(phone), now, input.failureWindowMs);
       if (fail.count >= input.failureLimit) {
@@ -58,32 +59,18 @@ export function createMemoryOtpStore(): OtpStore & { size(): number } {
       }
       const rec = codes.get(phone);
       if (!rec || now >= rec.expiresAt) return { kind: 'none' };
-      // Every attempt is reserved, some possibly still in flight and correct: refuse, but leave
-      // the record to them (the last reject() burns it; a correct one consumes it). Deleting it
-      // here would let a burst of concurrent correct submissions end with no winner at all.
-      if (rec.attempts >= input.maxAttempts) return { kind: 'too_many' };
-      rec.attempts += 1;
+      if (constantTimeEqual(input.codeHash, rec.codeHash)) {
+        codes.delete(phone);
+        return { kind: 'verified' };
+      }
       fail.count += 1;
       failures.set(phone, fail);
-      return { kind: 'candidate', id: rec.id, codeHash: rec.codeHash };
-    },
-
-    async consume(phone: string, id: string): Promise<boolean> {
-      if (codes.get(phone)?.id !== id) return false;
-      codes.delete(phone);
-      const fail = failures.get(phone);
-      if (fail && fail.count > 0) fail.count -= 1;
-      return true;
-    },
-
-    async reject(phone: string, id: string, maxAttempts: number) {
-      const rec = codes.get(phone);
-      if (!rec || rec.id !== id) return 'invalid';
-      if (rec.attempts >= maxAttempts) {
+      rec.attempts += 1;
+      if (rec.attempts >= input.maxAttempts) {
         codes.delete(phone);
-        return 'too_many';
+        return { kind: 'too_many' };
       }
-      return 'invalid';
+      return { kind: 'invalid' };
     },
 
     async discard(phone: string, id: string): Promise<void> {

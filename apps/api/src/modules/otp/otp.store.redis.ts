@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { BeginCheckInput, BeginCheckResult, IssueOtpInput, IssueOtpResult, OtpStore } from './otp.store.js';
+import type { CheckInput, CheckResult, IssueOtpInput, IssueOtpResult, OtpStore } from './otp.store.js';
 
 /*
  * Every operation is one Lua script, which Redis runs atomically. A phone's keys share the hash
@@ -29,40 +29,33 @@ redis.call('PEXPIRE', KEYS[1], ttl + 60000)
 return {'issued', 0}
 `;
 
-const BEGIN_CHECK = `
-local now, maxAttempts, limit, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+// ARGV[5] is the HMAC of the submitted code. The comparison runs over every byte whatever the
+// first difference (Redis Lua has the bit library), so its time does not depend on the stored hash.
+const CHECK = `
+local now, maxAttempts, limit, window, given = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 local f = redis.call('HMGET', KEYS[2], 'c', 'w')
 local count, wstart = tonumber(f[1]) or 0, tonumber(f[2]) or now
 if now >= wstart + window then count = 0; wstart = now end
 if count >= limit then return {'rate_limited', wstart + window - now} end
-local r = redis.call('HMGET', KEYS[1], 'id', 'h', 'a', 'e')
-if not r[1] or now >= tonumber(r[4]) then return {'none'} end
--- Every attempt is reserved (some may still be in flight and correct): refuse, but leave the
--- record to them. The last reject() burns it; a correct one consumes it.
-if tonumber(r[3]) >= maxAttempts then return {'too_many'} end
-redis.call('HINCRBY', KEYS[1], 'a', 1)
--- Reserve a unit of the failure budget; consume() returns it if the code is right.
+local r = redis.call('HMGET', KEYS[1], 'h', 'a', 'e')
+if not r[1] or now >= tonumber(r[3]) then return {'none'} end
+local stored, diff = r[1], 0
+if #stored ~= #given then diff = 1 end
+for i = 1, #stored do
+  diff = bit.bor(diff, bit.bxor(string.byte(stored, i), string.byte(given, i) or 0))
+end
+if diff == 0 then
+  redis.call('DEL', KEYS[1])
+  return {'verified'}
+end
 redis.call('HSET', KEYS[2], 'c', count + 1, 'w', wstart)
 redis.call('PEXPIRE', KEYS[2], wstart + window - now + 60000)
-return {'candidate', r[1], r[2]}
-`;
-
-const CONSUME = `
-if redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
-local c = tonumber(redis.call('HGET', KEYS[2], 'c'))
-if c and c > 0 then redis.call('HINCRBY', KEYS[2], 'c', -1) end
-return 1
-`;
-
-const REJECT = `
-local r = redis.call('HMGET', KEYS[1], 'id', 'a')
-if r[1] ~= ARGV[1] then return 'invalid' end
-if tonumber(r[2]) >= tonumber(ARGV[2]) then
+local attempts = redis.call('HINCRBY', KEYS[1], 'a', 1)
+if attempts >= maxAttempts then
   redis.call('DEL', KEYS[1])
-  return 'too_many'
+  return {'too_many'}
 end
-return 'invalid'
+return {'invalid'}
 `;
 
 const DISCARD = `
@@ -76,18 +69,14 @@ type Reply = [string, ...(string | number)[]];
 
 interface OtpCommands {
   otpIssue(code: string, send: string, ...args: (string | number)[]): Promise<Reply>;
-  otpBeginCheck(code: string, fail: string, ...args: (string | number)[]): Promise<Reply>;
-  otpConsume(code: string, fail: string, id: string): Promise<number>;
-  otpReject(code: string, id: string, maxAttempts: number): Promise<string>;
+  otpCheck(code: string, fail: string, ...args: (string | number)[]): Promise<Reply>;
   otpDiscard(code: string, send: string, id: string): Promise<number>;
 }
 
 export function createRedisOtpStore(redis: Redis, prefix: string): OtpStore {
   // defineCommand sends EVALSHA and falls back to EVAL when the script is not cached yet.
   redis.defineCommand('otpIssue', { numberOfKeys: 2, lua: ISSUE });
-  redis.defineCommand('otpBeginCheck', { numberOfKeys: 2, lua: BEGIN_CHECK });
-  redis.defineCommand('otpConsume', { numberOfKeys: 2, lua: CONSUME });
-  redis.defineCommand('otpReject', { numberOfKeys: 1, lua: REJECT });
+  redis.defineCommand('otpCheck', { numberOfKeys: 2, lua: CHECK });
   redis.defineCommand('otpDiscard', { numberOfKeys: 2, lua: DISCARD });
   const r = redis as Redis & OtpCommands;
   const keys = (phone: string) => ({
@@ -104,29 +93,19 @@ export function createRedisOtpStore(redis: Redis, prefix: string): OtpStore {
       return { kind: 'issued' };
     },
 
-    async beginCheck(i: BeginCheckInput): Promise<BeginCheckResult> {
+    async check(i: CheckInput): Promise<CheckResult> {
       const k = keys(i.phone);
-      const [kind, a, b] = await r.otpBeginCheck(k.code, k.fail, i.now, i.maxAttempts, i.failureLimit, i.failureWindowMs);
+      const [kind, ms] = await r.otpCheck(k.code, k.fail, i.now, i.maxAttempts, i.failureLimit, i.failureWindowMs, i.codeHash);
       switch (kind) {
         case 'rate_limited':
-          return { kind, retryAfterMs: Number(a) };
-        case 'candidate':
-          return { kind, id: String(a), codeHash: String(b) };
+          return { kind, retryAfterMs: Number(ms) };
+        case 'verified':
+        case 'invalid':
         case 'too_many':
           return { kind };
         default:
           return { kind: 'none' };
       }
-    },
-
-    async consume(phone, id) {
-      const k = keys(phone);
-      return (await r.otpConsume(k.code, k.fail, id)) === 1;
-    },
-
-    async reject(phone, id, maxAttempts) {
-      const result = await r.otpReject(keys(phone).code, id, maxAttempts);
-      return result === 'too_many' ? 'too_many' : 'invalid';
     },
 
     async discard(phone, id) {

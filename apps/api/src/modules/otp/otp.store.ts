@@ -14,22 +14,15 @@ export interface OtpStore {
   issue(input: IssueOtpInput): Promise<IssueOtpResult>;
 
   /**
-   * Starts checking a submitted code: refuses when the phone's failure budget is spent or the
-   * code's attempts are used up; otherwise reserves one attempt (and one unit of the failure
-   * budget) and returns the stored hash to compare against. Reserving before comparing means
-   * concurrent guesses can never exceed the limits.
+   * Checks a submitted code in one atomic step: refuses when the phone's failure budget is spent;
+   * answers `none` when there is no live code; compares `codeHash` with the stored hash in
+   * constant time. A match deletes the code (so of many concurrent correct submissions exactly one
+   * gets `verified`); a mismatch uses an attempt and a unit of the failure budget, and the
+   * attempt that uses the last one burns the code (`too_many`). Nothing is reserved across calls,
+   * so concurrent checks are simply serialised: they can neither exceed the limits nor make a
+   * correct code lose to wrong ones still in flight.
    */
-  beginCheck(input: BeginCheckInput): Promise<BeginCheckResult>;
-
-  /**
-   * The code matched: deletes it if it is still the record `id` (compare-and-delete, so of many
-   * concurrent correct submissions exactly one gets `true`) and gives back the failure-budget
-   * unit reserved by beginCheck.
-   */
-  consume(phone: string, id: string): Promise<boolean>;
-
-  /** The code did not match: burns it when this was its last attempt. */
-  reject(phone: string, id: string, maxAttempts: number): Promise<'invalid' | 'too_many'>;
+  check(input: CheckInput): Promise<CheckResult>;
 
   /** Delivery failed: drops the code and the resend cooldown (the send still counts to the daily cap). */
   discard(phone: string, id: string): Promise<void>;
@@ -51,16 +44,22 @@ export type IssueOtpResult =
   | { kind: 'resend_too_soon'; retryAfterMs: number }
   | { kind: 'daily_limit'; retryAfterMs: number };
 
-export interface BeginCheckInput {
+export interface CheckInput {
   phone: string;
+  /** HMAC of the submitted code (hashOtp): the store never sees a code. */
+  codeHash: string;
   now: number;
   maxAttempts: number;
   failureLimit: number;
   failureWindowMs: number;
 }
 
-export type BeginCheckResult =
+export type CheckResult =
+  | { kind: 'verified' }
+  /** No code, or it expired (or was burnt or consumed already). */
   | { kind: 'none' }
+  /** Wrong code; attempts remain. */
+  | { kind: 'invalid' }
+  /** Wrong code, and that was its last attempt: the code is gone. */
   | { kind: 'too_many' }
-  | { kind: 'rate_limited'; retryAfterMs: number }
-  | { kind: 'candidate'; id: string; codeHash: string };
+  | { kind: 'rate_limited'; retryAfterMs: number };
