@@ -1,7 +1,9 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { pino } from 'pino';
 import { AppError } from '../../lib/errors.js';
 import { loadSigningKeys, type SigningKeys } from './signing-keys.js';
@@ -87,5 +89,35 @@ describe('token service with the cache', () => {
     const tampered = `${h}.${Buffer.from(JSON.stringify(forged)).toString('base64url')}.${sig}`;
     await expect(tokens.verifyAccessToken(tampered)).rejects.toBeInstanceOf(AppError);
     await expect(tokens.verifyAccessToken(`${token}x`)).rejects.toBeInstanceOf(AppError);
+  });
+});
+
+describe('issued access tokens are standard JWTs (signed with node:crypto, verified by jose)', () => {
+  const clock = { now: () => Date.UTC(2026, 0, 1) };
+  const config = { issuer: 'iss-x', audience: 'aud-y', accessTtlSeconds: 900 };
+  const ecPem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const edPem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+
+  it.each([
+    ['EdDSA', edPem],
+    ['ES256', ecPem],
+  ] as const)('%s: jose verifies the token against the published JWKS, with every claim', async (alg, pem) => {
+    const keys = await loadSigningKeys({ privateKey: pem, previousPublicKeys: undefined, dataDir: '/nonexistent' }, pino({ level: 'silent' }));
+    const tokens = createTokenService({ keys, clock, config });
+    const token = await tokens.issueAccessToken({ userId: 'user-1', sessionId: 'session-1', phone: '+79123456789' });
+    expect(decodeProtectedHeader(token)).toEqual({ alg, kid: keys.current.kid, typ: 'at+jwt' });
+    const { payload } = await jwtVerify(token, createLocalJWKSet(keys.jwks), {
+      algorithms: [alg],
+      issuer: 'iss-x',
+      audience: 'aud-y',
+      typ: 'at+jwt',
+      currentDate: new Date(clock.now()),
+    });
+    const iat = clock.now() / 1000;
+    expect(payload).toEqual({ sub: 'user-1', sid: 'session-1', phone_number: '+79123456789', iss: 'iss-x', aud: 'aud-y', iat, exp: iat + 900 });
+    // ES256 signatures are the raw 64-byte r||s of RFC 7518, not DER.
+    if (alg === 'ES256') expect(Buffer.from(token.split('.')[2]!, 'base64url')).toHaveLength(64);
+    // And our own verification accepts it.
+    expect((await tokens.verifyAccessToken(token)).sub).toBe('user-1');
   });
 });

@@ -1,6 +1,7 @@
-import { SignJWT, jwtVerify, type JWTHeaderParameters } from 'jose';
+import { jwtVerify, type JWTHeaderParameters } from 'jose';
 import { AppError } from '../../lib/errors.js';
 import type { Clock } from '../../lib/clock.js';
+import { createJwsSigner } from './jws-signer.js';
 import type { SigningKeys } from './signing-keys.js';
 
 export interface AccessClaims {
@@ -81,6 +82,7 @@ export function createTokenService(deps: {
   const { keys, clock, config } = deps;
   const verified = createVerifiedTokenCache(config.verifiedTokenCacheSize ?? 0);
   const algorithms = [...new Set([...keys.accepted.values()].map((k) => k.alg))];
+  const signJws = createJwsSigner(keys.current.alg, keys.current.privateKey);
 
   // The key is chosen by `kid` among the accepted keys only, and its own algorithm is required:
   // `none`, HS256-with-the-public-key and unknown keys are all refused.
@@ -96,14 +98,18 @@ export function createTokenService(deps: {
 
     async issueAccessToken({ userId, sessionId, phone }) {
       const now = Math.floor(clock.now() / 1000);
-      return new SignJWT({ sid: sessionId, phone_number: phone })
-        .setProtectedHeader({ alg: keys.current.alg, kid: keys.current.kid, typ: 'at+jwt' })
-        .setSubject(userId)
-        .setIssuer(config.issuer)
-        .setAudience(config.audience)
-        .setIssuedAt(now)
-        .setExpirationTime(now + config.accessTtlSeconds)
-        .sign(keys.current.privateKey);
+      return signJws(
+        { kid: keys.current.kid, typ: 'at+jwt' },
+        {
+          sid: sessionId,
+          phone_number: phone,
+          sub: userId,
+          iss: config.issuer,
+          aud: config.audience,
+          iat: now,
+          exp: now + config.accessTtlSeconds,
+        },
+      );
     },
 
     async verifyAccessToken(token) {
