@@ -1,11 +1,49 @@
+import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../src/db/types.js';
+import { sha256 } from '../src/lib/secrets.js';
+import { rotateRefreshToken } from '../src/modules/sessions/sessions.repository.js';
 import { backends } from './support/backends.js';
 import { startApp, type TestApp } from './support/app.js';
+import { jwtPayload } from './support/concurrency.js';
+
+const ADMIN_TOKEN = 'concurrency-admin-token-0123456789abcdef';
+
+/** Runs `change` in a transaction held open until the returned `commit()` is called. */
+async function holdTransaction(db: Kysely<Database>, change: (trx: Kysely<Database>) => Promise<unknown>) {
+  let commit!: () => void;
+  const held = new Promise<void>((resolve) => (commit = resolve));
+  let changed!: () => void;
+  const isChanged = new Promise<void>((resolve) => (changed = resolve));
+  const done = db.transaction().execute(async (trx) => {
+    await change(trx);
+    changed();
+    await held;
+  });
+  await isChanged;
+  return {
+    commit: async () => {
+      commit();
+      await done;
+    },
+  };
+}
+
+/** The refresh tokens of a session, by state. */
+async function tokensOf(db: Kysely<Database>, sessionId: string) {
+  const rows = await db.selectFrom('refresh_tokens').select(['token_hash', 'spent_at']).where('session_id', '=', sessionId).execute();
+  return { total: rows.length, unspent: rows.filter((r) => r.spent_at === null).length };
+}
+
+async function auditCount(db: Kysely<Database>, type: string, sessionId: string) {
+  const rows = await db.selectFrom('audit_events').select('details').where('type', '=', type).execute();
+  return rows.filter((r) => (r.details as { session_id?: string } | null)?.session_id === sessionId).length;
+}
 
 describe.each(backends)('concurrency on $name', (backend) => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startApp(backend);
+    t = await startApp(backend, { env: { ADMIN_API_TOKEN: ADMIN_TOKEN } });
   });
   afterAll(async () => {
     await t?.close();
@@ -135,5 +173,108 @@ describe.each(backends)('concurrency on $name', (backend) => {
     } finally {
       await app.close();
     }
+  });
+
+  // A refresh is one statement that reads the token, its session and its user under row locks
+  // (sessions.repository.ts, rotateRefreshToken). These hold a change open in another transaction
+  // while a refresh starts, so the refresh must wait for it and decide on the committed state.
+  describe('refresh racing with a block or a revocation', () => {
+    const db = () => t.deps.database.db;
+    const refresh = (refresh_token: string) => t.request('POST', '/auth/refresh', { body: { refresh_token } });
+
+    it('a refresh that loses the race for its token to an uncommitted rotation answers REFRESH_TOKEN_REUSED', async () => {
+      // The loser's statement starts before the winner commits, so its snapshot still holds the
+      // token unspent; it must wait and report a reuse (never invalid, never a second rotation).
+      const login = await t.login('+79140000703');
+      const sid = jwtPayload(login.access_token).sid as string;
+      const now = new Date(t.clock.now());
+      const next = 'w'.repeat(43);
+      const winner = await holdTransaction(db(), (trx) =>
+        rotateRefreshToken(trx, {
+          oldHash: sha256(login.refresh_token),
+          newHash: sha256(next),
+          now,
+          expiresAt: new Date(now.getTime() + 86_400_000),
+          ip: '127.0.0.1',
+        }),
+      );
+      const res = refresh(login.refresh_token);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await winner.commit();
+      expect((await res).status).toBe(401);
+      expect((await res).body.error.code).toBe('REFRESH_TOKEN_REUSED');
+      // The winner's token and nothing else was minted, and the reuse ended the session.
+      expect(await tokensOf(db(), sid)).toEqual({ total: 2, unspent: 1 });
+      expect(await auditCount(db(), 'token_refreshed', sid)).toBe(1);
+      expect((await refresh(next)).body.error.code).toBe('REFRESH_TOKEN_INVALID');
+    });
+
+    it('a refresh racing with a block spends nothing: it waits for the block and answers USER_BLOCKED', async () => {
+      const phone = '+79140000700';
+      const login = await t.login(phone);
+      const sid = jwtPayload(login.access_token).sid as string;
+      // blocked_at set in a transaction that has not committed yet; the refresh starts meanwhile.
+      const block = await holdTransaction(db(), (trx) =>
+        trx.updateTable('users').set({ blocked_at: new Date() }).where('phone_number', '=', phone).execute(),
+      );
+      const res = refresh(login.refresh_token);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await block.commit();
+      expect((await res).status).toBe(403);
+      expect((await res).body.error.code).toBe('USER_BLOCKED');
+      // Nothing was spent or written: the one token of the login, unspent, and no audit row.
+      expect(await tokensOf(db(), sid)).toEqual({ total: 1, unspent: 1 });
+      expect(await auditCount(db(), 'token_refreshed', sid)).toBe(0);
+      // So after an unblock the token still works (it is not taken for a replay).
+      await db().updateTable('users').set({ blocked_at: null }).where('phone_number', '=', phone).execute();
+      expect((await refresh(login.refresh_token)).status).toBe(200);
+    });
+
+    it('a refresh racing with a logout spends nothing: it waits for it and answers REFRESH_TOKEN_INVALID', async () => {
+      const login = await t.login('+79140000701');
+      const sid = jwtPayload(login.access_token).sid as string;
+      const logout = await holdTransaction(db(), (trx) =>
+        trx.updateTable('sessions').set({ revoked_at: new Date(), revoked_reason: 'logout' }).where('id', '=', sid).execute(),
+      );
+      const res = refresh(login.refresh_token);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await logout.commit();
+      expect((await res).status).toBe(401);
+      expect((await res).body.error.code).toBe('REFRESH_TOKEN_INVALID');
+      expect(await tokensOf(db(), sid)).toEqual({ total: 1, unspent: 1 });
+      expect(await auditCount(db(), 'token_refreshed', sid)).toBe(0);
+      // Presented again it is still invalid, not a reuse (it was never spent).
+      expect((await refresh(login.refresh_token)).body.error.code).toBe('REFRESH_TOKEN_INVALID');
+    });
+
+    it('a block arriving while a rotation is uncommitted waits for it, then ends the session, new token included', async () => {
+      const phone = '+79140000702';
+      const login = await t.login(phone);
+      const sid = jwtPayload(login.access_token).sid as string;
+      const now = new Date(t.clock.now());
+      const next = 'n'.repeat(43);
+      let outcome: Awaited<ReturnType<typeof rotateRefreshToken>> | undefined;
+      const rotation = await holdTransaction(db(), async (trx) => {
+        outcome = await rotateRefreshToken(trx, {
+          oldHash: sha256(login.refresh_token),
+          newHash: sha256(next),
+          now,
+          expiresAt: new Date(now.getTime() + 86_400_000),
+          ip: '127.0.0.1',
+        });
+      });
+      expect(outcome).toMatchObject({ kind: 'rotated', sessionId: sid });
+      const block = t.request('POST', `/admin/users/${encodeURIComponent(phone)}/block`, { token: ADMIN_TOKEN });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await rotation.commit();
+      const blocked = await block;
+      expect(blocked.status).toBe(200);
+      expect(blocked.body.sessions_revoked).toBe(1);
+      // The rotation's new token belongs to the session the block ended: nothing live is left.
+      const res = await refresh(next);
+      expect(res.status).toBe(401);
+      expect(res.body.error.code).toBe('REFRESH_TOKEN_INVALID');
+      expect((await t.request('GET', '/profile/', { token: login.access_token })).body.error.code).toBe('SESSION_REVOKED');
+    });
   });
 });

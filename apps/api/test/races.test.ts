@@ -216,6 +216,11 @@ describe.each(backends)('races on $name', (backend) => {
     const tokens = await refreshTokensOf(sid);
     expect(tokens).toHaveLength(2);
     expect(tokens.filter((tk) => tk.spent_at === null)).toHaveLength(1);
+    // One rotation, one token_refreshed audit row (written by the rotation's own statement); every
+    // other request was recorded as a reuse.
+    const audit = await db().selectFrom('audit_events').select(['type', 'details']).where('user_id', '=', user!.id).execute();
+    expect(audit.filter((e) => e.type === 'token_refreshed').map((e) => e.details)).toEqual([{ session_id: sid }]);
+    expect(audit.filter((e) => e.type === 'refresh_reused')).toHaveLength(N - 1);
     // Reuse detection ended the session (the spec: a replayed token revokes the whole session),
     // so the one new pair is refused too — the session cannot live on with a leaked token.
     expect(sessions[0]!.revoked_at).not.toBeNull();

@@ -77,6 +77,28 @@ describe.each(backends)('sessions on $name', (backend) => {
       expect((await refresh(b.refresh_token)).status).toBe(200);
     });
 
+    it('records each rotation as exactly one token_refreshed audit event, and a refused refresh as none', async () => {
+      const phone = '+79123460005';
+      const login = await t.login(phone);
+      const { sub, sid } = claims(login.access_token);
+      const first = await refresh(login.refresh_token);
+      expect(first.status).toBe(200);
+      t.clock.advance(1000);
+      expect((await refresh(first.body.refresh_token)).status).toBe(200);
+      // A refused refresh records no token_refreshed event.
+      expect((await refresh('y'.repeat(43))).body.error.code).toBe('REFRESH_TOKEN_INVALID');
+      const events = async () =>
+        t.deps.database.db.selectFrom('audit_events').selectAll().where('user_id', '=', sub).orderBy('id').execute();
+      const rows = (await events()).filter((r) => r.type === 'token_refreshed');
+      expect(rows).toHaveLength(2);
+      for (const r of rows) {
+        expect(r).toMatchObject({ phone_number: phone, ip: '127.0.0.1', details: { session_id: sid } });
+      }
+      expect(rows[1]!.created_at.getTime() - rows[0]!.created_at.getTime()).toBe(1000);
+      // The flow's order: the login's events, then the two rotations.
+      expect((await events()).map((r) => r.type)).toEqual(['login', 'token_refreshed', 'token_refreshed']);
+    });
+
     it('refuses an unknown refresh token with REFRESH_TOKEN_INVALID', async () => {
       const res = await refresh('x'.repeat(43));
       expect(res.status).toBe(401);
@@ -89,6 +111,8 @@ describe.each(backends)('sessions on $name', (backend) => {
       const res = await refresh(login.refresh_token);
       expect(res.status).toBe(401);
       expect(res.body.error.code).toBe('REFRESH_TOKEN_INVALID');
+      // Refusing spent nothing: presented again it is still invalid, not a replay.
+      expect((await refresh(login.refresh_token)).body.error.code).toBe('REFRESH_TOKEN_INVALID');
     });
 
     it('refuses a body without a refresh token with VALIDATION_FAILED', async () => {
@@ -112,6 +136,8 @@ describe.each(backends)('sessions on $name', (backend) => {
       const refused = await profile(a.access_token);
       expect(refused.status).toBe(401);
       expect(refused.body.error.code).toBe('SESSION_REVOKED');
+      expect((await refresh(a.refresh_token)).body.error.code).toBe('REFRESH_TOKEN_INVALID');
+      // The refused token was not spent: presented again it is still invalid, not a replay.
       expect((await refresh(a.refresh_token)).body.error.code).toBe('REFRESH_TOKEN_INVALID');
       // The other device stays logged in.
       expect((await profile(b.access_token)).status).toBe(200);
@@ -175,9 +201,15 @@ describe.each(backends)('sessions on $name', (backend) => {
       expect(denied.status).toBe(403);
       expect(denied.body.error.code).toBe('USER_BLOCKED');
 
-      const refused = await refresh(login.refresh_token);
-      expect(refused.status).toBe(403);
-      expect(refused.body.error.code).toBe('USER_BLOCKED');
+      // Refused every time (a refused refresh spends nothing, so the second is no replay).
+      for (let i = 0; i < 2; i++) {
+        const refused = await refresh(login.refresh_token);
+        expect(refused.status).toBe(403);
+        expect(refused.body.error.code).toBe('USER_BLOCKED');
+      }
+      const sid = claims(login.access_token).sid;
+      const tokens = await t.deps.database.db.selectFrom('refresh_tokens').select('spent_at').where('session_id', '=', sid).execute();
+      expect(tokens).toEqual([{ spent_at: null }]);
       // Refusing did not spend the token: after an unblock it is not mistaken for a replay.
       await block(phone, null);
       const after = await refresh(login.refresh_token);

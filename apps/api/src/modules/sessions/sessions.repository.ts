@@ -94,78 +94,93 @@ export type RotateOutcome =
   | { kind: 'blocked'; sessionId: string; userId: string }
   | { kind: 'invalid' };
 
-/** Thrown inside the rotation transaction to undo the spend while still reporting an outcome. */
-class RollbackWith extends Error {
-  constructor(readonly outcome: RotateOutcome) {
-    super('rollback');
-  }
-}
-
 /**
- * Spends `oldHash` and stores `newHash` for the same session, in one transaction.
+ * A refresh-token rotation in ONE statement (a data-modifying CTE), so one round trip and one
+ * commit: it spends `oldHash`, stores `newHash` for the same session, slides the session's
+ * `last_used_at`/`expires_at` and writes the audit row `token_refreshed` — all of that or nothing.
+ * It spends only a token that is unspent and unexpired, of a session that is not revoked, of a
+ * user who is not blocked; otherwise it writes nothing and reports why:
+ * - `reused`: the token is spent already (a replay; the caller revokes the session), whatever the
+ *   state of its session or user;
+ * - `invalid`: unknown or expired token, or a revoked session;
+ * - `blocked`: the user is blocked. The token stays unspent, so after an unblock it is not
+ *   mistaken for a replay.
  *
- * Concurrency: `UPDATE … SET spent_at WHERE spent_at IS NULL` is the race gate — of concurrent
- * refreshes with one token exactly one marks it spent and gets a new pair. A token that is
- * already spent is a replay: the caller revokes the session (reuse detection).
- *
- * When the token was spendable but its session is revoked or its user blocked, the transaction
- * is rolled back: the token stays unspent, so it is not later mistaken for a replay.
+ * Concurrency (read committed):
+ * - `target` reads the token, its session and its user with row locks: the token and session
+ *   `FOR NO KEY UPDATE` (the lock their own UPDATEs below take anyway), the user `FOR SHARE`. A
+ *   row lock waits for any transaction that is changing the row and then reads the row's newest
+ *   committed version, not the statement's snapshot. So of concurrent refreshes with one token,
+ *   one locks it and rotates; the others wait, then read it as spent and report `reused` — never
+ *   `invalid` or `rotated`, although their snapshot still holds the unspent row. `UPDATE … WHERE
+ *   spent_at IS NULL` stays the race gate for the write itself: at most one statement spends a
+ *   token.
+ * - Revocation: a logout or revocation in flight makes the lock wait and the refresh report
+ *   `invalid`; one that comes later waits for this statement and then ends the session with its
+ *   new token in it.
+ * - Blocking (as openLoginSession): a block's `UPDATE users SET blocked_at` in flight makes the
+ *   `FOR SHARE` read wait and see the user blocked, so nothing is spent; if the refresh locked
+ *   the user first, the block waits for it to commit and the block's revocation that follows ends
+ *   the session, new token included. Either way no live token is left to a blocked user.
  */
 export async function rotateRefreshToken(
   db: Kysely<Database>,
-  r: { oldHash: Buffer; newHash: Buffer; now: Date; expiresAt: Date },
+  r: { oldHash: Buffer; newHash: Buffer; now: Date; expiresAt: Date; ip: string | null },
 ): Promise<RotateOutcome> {
-  try {
-    return await rotateInTransaction(db, r);
-  } catch (err) {
-    if (err instanceof RollbackWith) return err.outcome;
-    throw err;
-  }
-}
-
-async function rotateInTransaction(
-  db: Kysely<Database>,
-  r: { oldHash: Buffer; newHash: Buffer; now: Date; expiresAt: Date },
-): Promise<RotateOutcome> {
-  return db.transaction().execute(async (trx) => {
-    const spent = await trx
-      .updateTable('refresh_tokens')
-      .set({ spent_at: r.now })
-      .where('token_hash', '=', r.oldHash)
-      .where('spent_at', 'is', null)
-      .where('expires_at', '>', r.now)
-      .returning('session_id')
-      .executeTakeFirst();
-    if (!spent) {
-      const known = await trx
-        .selectFrom('refresh_tokens')
-        .innerJoin('sessions', 'sessions.id', 'refresh_tokens.session_id')
-        .select(['refresh_tokens.spent_at', 'sessions.id', 'sessions.user_id'])
-        .where('refresh_tokens.token_hash', '=', r.oldHash)
-        .executeTakeFirst();
-      if (known?.spent_at) return { kind: 'reused', sessionId: known.id, userId: known.user_id };
-      return { kind: 'invalid' };
-    }
-    const session = await trx
-      .selectFrom('sessions')
-      .innerJoin('users', 'users.id', 'sessions.user_id')
-      .select(['sessions.id', 'sessions.user_id', 'users.phone_number', 'users.blocked_at'])
-      .where('sessions.id', '=', spent.session_id)
-      .where('sessions.revoked_at', 'is', null)
-      .executeTakeFirst();
-    if (!session) throw new RollbackWith({ kind: 'invalid' });
-    if (session.blocked_at) throw new RollbackWith({ kind: 'blocked', sessionId: session.id, userId: session.user_id });
-    await trx
-      .insertInto('refresh_tokens')
-      .values({ token_hash: r.newHash, session_id: session.id, created_at: r.now, expires_at: r.expiresAt })
-      .execute();
-    await trx
-      .updateTable('sessions')
-      .set({ last_used_at: r.now, expires_at: r.expiresAt })
-      .where('id', '=', session.id)
-      .execute();
-    return { kind: 'rotated', sessionId: session.id, userId: session.user_id, phone: session.phone_number };
-  });
+  const result = await sql<{
+    session_id: string;
+    user_id: string;
+    phone_number: string;
+    spent: boolean;
+    expired: boolean;
+    revoked: boolean;
+    blocked: boolean;
+    rotated: boolean;
+  }>`
+    with target as (
+      select t.session_id, s.user_id, u.phone_number,
+             t.spent_at is not null as spent,
+             t.expires_at <= ${r.now}::timestamptz as expired,
+             s.revoked_at is not null as revoked,
+             u.blocked_at is not null as blocked
+      from refresh_tokens t
+      join sessions s on s.id = t.session_id
+      join users u on u.id = s.user_id
+      where t.token_hash = ${r.oldHash}::bytea
+      for no key update of t, s
+      for share of u
+    ),
+    spent as (
+      update refresh_tokens set spent_at = ${r.now}::timestamptz
+      where token_hash = ${r.oldHash}::bytea
+        and spent_at is null
+        and session_id = (select session_id from target where not (spent or expired or revoked or blocked))
+      returning session_id
+    ),
+    token as (
+      insert into refresh_tokens (token_hash, session_id, created_at, expires_at)
+      select ${r.newHash}::bytea, spent.session_id, ${r.now}::timestamptz, ${r.expiresAt}::timestamptz from spent
+      returning session_id
+    ),
+    session as (
+      update sessions set last_used_at = ${r.now}::timestamptz, expires_at = ${r.expiresAt}::timestamptz
+      where id = (select session_id from token)
+    ),
+    audit as (
+      insert into audit_events (type, user_id, phone_number, ip, details, created_at)
+      select 'token_refreshed', target.user_id, target.phone_number, ${r.ip}::text,
+             jsonb_build_object('session_id', token.session_id), ${r.now}::timestamptz
+      from target cross join token
+    )
+    select target.*, exists (select 1 from token) as rotated from target`.execute(db);
+  const row = result.rows[0];
+  if (!row) return { kind: 'invalid' };
+  if (row.rotated) return { kind: 'rotated', sessionId: row.session_id, userId: row.user_id, phone: row.phone_number };
+  if (row.spent) return { kind: 'reused', sessionId: row.session_id, userId: row.user_id };
+  if (row.expired || row.revoked) return { kind: 'invalid' };
+  if (row.blocked) return { kind: 'blocked', sessionId: row.session_id, userId: row.user_id };
+  // Unreachable: the token was read under its row lock as spendable, so the UPDATE spent it.
+  throw new Error('refresh token rotation: a spendable token was not spent');
 }
 
 /** Marks sessions revoked; returns the ids that were still active (to put on the denylist). */

@@ -105,11 +105,13 @@ export function createSessionService(deps: {
       await deps.ipLimits.check('refresh', ctx.ip);
       const now = new Date(clock.now());
       const next = generateRefreshToken();
+      // token_refreshed is written by the rotation's own statement (one commit per refresh).
       const outcome = await rotateRefreshToken(db, {
         oldHash: sha256(refreshToken),
         newHash: sha256(next),
         now,
         expiresAt: new Date(now.getTime() + config.refreshTtlSeconds * 1000),
+        ip: ctx.ip,
       });
       if (outcome.kind === 'invalid') throw new AppError('REFRESH_TOKEN_INVALID');
       if (outcome.kind === 'reused') {
@@ -122,7 +124,6 @@ export function createSessionService(deps: {
         throw new AppError('REFRESH_TOKEN_REUSED');
       }
       if (outcome.kind === 'blocked') throw new AppError('USER_BLOCKED');
-      await audit.record({ type: 'token_refreshed', userId: outcome.userId, phone: outcome.phone, ip: ctx.ip, details: { session_id: outcome.sessionId } });
       return pair(outcome.userId, outcome.sessionId, outcome.phone, next, false);
     },
 
