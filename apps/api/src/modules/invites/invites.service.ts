@@ -36,13 +36,15 @@ export function createInviteService(deps: {
         now: clock.now(),
         message: 'Too many failed invite code activations; try again later.',
       });
-      const outcome = await activateInvite(db, userId, code, new Date(clock.now()));
-      await audit.record({
-        type: outcome.kind === 'activated' ? 'invite_activated' : 'invite_failed',
-        userId,
-        ip: ctx.ip,
-        details: { code, outcome: outcome.kind },
-      });
+      const outcome = await activateInvite(db, { userId, code, now: new Date(clock.now()) });
+      if (outcome.kind !== 'contended') {
+        await audit.record({
+          type: outcome.kind === 'activated' ? 'invite_activated' : 'invite_failed',
+          userId,
+          ip: ctx.ip,
+          details: { code, outcome: outcome.kind },
+        });
+      }
       switch (outcome.kind) {
         case 'activated':
           metrics.inviteActivations.inc();
@@ -57,6 +59,12 @@ export function createInviteService(deps: {
           throw new AppError('INVITE_CODE_OWN');
         case 'cycle':
           throw new AppError('INVITE_CODE_CYCLE');
+        case 'contended':
+          // Not a failed guess: give the unit back. Nothing was written (no audit row either).
+          await limits.refund(key);
+          throw new AppError('SERVICE_UNAVAILABLE', 'The invite tree changed while this activation waited; try again.', {
+            retryAfterSeconds: 1,
+          });
       }
     },
   };
