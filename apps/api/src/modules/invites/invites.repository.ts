@@ -30,7 +30,8 @@ class RetryActivation extends Error {
 }
 
 /**
- * Makes `userId` an invitee of the owner of `code`, in one transaction.
+ * Makes `userId` an invitee of the owner of `code`, and writes the audit event of the outcome
+ * (`invite_activated`, or `invite_failed` with the outcome), in one transaction.
  *
  * Concurrency:
  * - "At most one activation per user" is the conditional `UPDATE … WHERE invited_by IS NULL`:
@@ -70,12 +71,12 @@ class RetryActivation extends Error {
  *   the locks are always granted at once and the retry never happens.
  *
  * Round trips: BEGIN; one statement that reads R and takes both locks; one statement with the
- * checks and both updates; COMMIT. A retry rolls the whole attempt back (a `retry` verdict writes
- * nothing anyway).
+ * checks, both updates and the audit row; COMMIT. A retry rolls the whole attempt back, so its
+ * audit row is never written twice (a `retry` verdict writes nothing anyway).
  */
 export async function activateInvite(
   db: Kysely<Database>,
-  a: { userId: string; code: string; now: Date },
+  a: { userId: string; code: string; now: Date; ip: string | null },
 ): Promise<ActivationOutcome> {
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     try {
@@ -89,9 +90,9 @@ export async function activateInvite(
 
 async function attemptActivation(
   trx: Transaction<Database>,
-  a: { userId: string; code: string; now: Date },
+  a: { userId: string; code: string; now: Date; ip: string | null },
 ): Promise<ActivationOutcome> {
-  const { userId, code, now } = a;
+  const { userId, code, now, ip } = a;
 
   // The locks, in ascending key order: the first in a materialised CTE, the second in the outer
   // select over its row, so the second is only requested once the first is granted. `root` is
@@ -131,7 +132,8 @@ async function attemptActivation(
   // (directly or through a chain) by the caller. The walk goes up from the owner through the
   // users who invited them; the graph is a forest, so it ends; the depth guard is belt and braces.
   // Only if the owner's root is still the one locked above is the activation allowed ('retry'
-  // otherwise). When every check passes the two rows are updated.
+  // otherwise). When every check passes the two rows are updated; the audit row records the
+  // outcome, whatever it is, except a retry.
   const result = await sql<{ kind: Verdict; updated: number; code: string | null }>`
     with recursive
     me as (select id, invited_by from users where id = ${userId}),
@@ -163,6 +165,21 @@ async function attemptActivation(
       update users set invited_count = invited_count + 1
       where id = (select id from owner) and exists (select 1 from activated)
       returning id
+    ),
+    outcome as (
+      select case
+        when v.kind <> 'ok' then v.kind
+        when exists (select 1 from activated) then 'activated'
+        else 'already_activated'
+      end as kind
+      from verdict v where v.kind <> 'retry'
+    ),
+    audit as (
+      insert into audit_events (type, user_id, ip, details, created_at)
+      select case when o.kind = 'activated' then 'invite_activated' else 'invite_failed' end,
+             (select id from me), ${ip}::text, jsonb_build_object('code', ${code}::text, 'outcome', o.kind),
+             ${now}::timestamptz
+      from outcome o
     )
     select (select kind from verdict) as kind,
            (select count(*) from activated)::int as updated,
