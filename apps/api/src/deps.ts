@@ -194,7 +194,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
       sessions,
       tokens,
       profile: createProfileService({ db: database.db }),
-      invites: createInviteService({ db: database.db, limits: stores.limits, audit, clock, config: config.invites, metrics }),
+      invites: createInviteService({ db: database.db, limits: stores.limits, clock, config: config.invites, metrics }),
       admin: createAdminService({ db: database.db, sessions, audit, clock, log, phoneRules: config.phone, config: config.admin }),
       health: createHealthService({
         pingDatabase: database.ping,

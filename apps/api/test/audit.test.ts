@@ -65,6 +65,8 @@ describe.each(backends)('audit events on $name', (backend) => {
     }
     expect(byType.get('otp_failed')?.details).toMatchObject({ reason: 'OTP_INVALID' });
     expect(byType.get('login')?.details).toMatchObject({ user_created: true, session_id: expect.any(String) });
+    expect(byType.get('invite_failed')?.details).toEqual({ code: 'ZZZZZZ', outcome: 'not_found' });
+    expect(byType.get('invite_activated')?.details).toEqual({ code: inviteCode, outcome: 'activated' });
 
     // The whole table, not just this user's rows: no code (right or wrong), no token.
     const dump = JSON.stringify(rows);

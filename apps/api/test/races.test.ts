@@ -154,6 +154,7 @@ describe.each(backends)('races on $name', (backend) => {
     const results = await concurrently(N, (i) =>
       t.request('POST', '/profile/', { token: invitees[i]!.access_token, body: { other_profile_invite_code: code } }),
     );
+    expect(results.filter((r) => r.status !== 200).map((r) => r.body)).toEqual([]); // (names the errors, if any)
     expect(tally(results.map((r) => r.status))).toEqual({ '200': N });
 
     const [ownerRow] = await userByPhone('+79123460200');
@@ -189,6 +190,126 @@ describe.each(backends)('races on $name', (backend) => {
     const { rows } = await sql<{ n: number }>`
       select count(*)::int as n from users a join users b on a.invited_by = b.id where b.invited_by = a.id`.execute(db());
     expect(rows[0]!.n).toBe(0);
+  });
+
+  /** Users whose chain of inviters leads back to themselves (must always be 0). */
+  async function usersOnACycle(): Promise<number> {
+    const { rows } = await sql<{ n: number }>`
+      with recursive walk(start, id, depth) as (
+        select id, invited_by, 1 from users where invited_by is not null
+        union all
+        select w.start, u.invited_by, w.depth + 1 from walk w join users u on u.id = w.id
+        where u.invited_by is not null and w.id <> w.start and w.depth < 10000
+      )
+      select count(distinct start)::int as n from walk where id = start`.execute(db());
+    return rows[0]!.n;
+  }
+
+  /** Users whose `invited_count` differs from the rows pointing at them (must always be 0). */
+  async function miscountedUsers(): Promise<number> {
+    const { rows } = await sql<{ n: number }>`
+      select count(*)::int as n from users u
+      where u.invited_count <> (select count(*) from users v where v.invited_by = u.id)`.execute(db());
+    return rows[0]!.n;
+  }
+
+  const activate = (token: string, code: string) =>
+    t.request('POST', '/profile/', { token, body: { other_profile_invite_code: code } });
+
+  it(`${N} fresh users joining one tree at once (codes of 31 members, three levels) all succeed and are all counted`, async () => {
+    // One tree: a root, 5 users who activated its code, 25 who activated theirs. Activations into
+    // one tree all take a shared lock on its root: none may be refused or lost.
+    const members = await concurrently(31, (i) => t.login(`+791234900${String(i).padStart(2, '0')}`));
+    const codes = await Promise.all(members.map((m) => inviteCodeOf(m.access_token)));
+    const levelOne = await concurrently(5, (i) => activate(members[1 + i]!.access_token, codes[0]!));
+    expect(levelOne.map((r) => r.status)).toEqual(Array(5).fill(200));
+    const levelTwo = await concurrently(25, (i) => activate(members[6 + i]!.access_token, codes[1 + (i % 5)]!));
+    expect(levelTwo.map((r) => r.status)).toEqual(Array(25).fill(200));
+
+    const fresh = await concurrently(N, (i) => t.login(`+7912349${String(1000 + i)}`));
+    const results = await concurrently(N, (i) => activate(fresh[i]!.access_token, codes[i % codes.length]!));
+    expect(results.filter((r) => r.status !== 200).map((r) => r.body)).toEqual([]); // (names the errors, if any)
+    expect(tally(results.map((r) => r.status))).toEqual({ '200': N });
+    results.forEach((r, i) => expect(r.body.other_profile_invite_code).toBe(codes[i % codes.length]));
+
+    // In the tables: one tree of 31 + N users under the root, every count right, no cycle.
+    const [root] = await userByPhone('+79123490000');
+    const { rows } = await sql<{ n: number }>`
+      with recursive tree(id) as (
+        select id from users where id = ${root!.id}
+        union all
+        select u.id from users u join tree on u.invited_by = tree.id
+      )
+      select count(*)::int as n from tree`.execute(db());
+    expect(rows[0]!.n).toBe(31 + N);
+    expect(root!.invited_by).toBeNull();
+    expect(await miscountedUsers()).toBe(0);
+    expect(await usersOnACycle()).toBe(0);
+    // Each member was chosen by N / 31 (rounded) of the fresh users, on top of its tree children.
+    const memberRows = await db().selectFrom('users').selectAll().where('invite_code', 'in', codes).execute();
+    for (const [i, code] of codes.entries()) {
+      const joined = Math.floor(N / codes.length) + (i < N % codes.length ? 1 : 0);
+      const children = i === 0 ? 5 : i <= 5 ? 5 : 0;
+      expect(memberRows.find((m) => m.invite_code === code)!.invited_count).toBe(joined + children);
+    }
+  });
+
+  it('roots of two chains activating each other\'s chains at once (while others join both) never form a cycle (15 groups)', async () => {
+    // Per group: chains A1→B1→C1 and A2→B2→C2 (C1, C2 roots). At once: C1 activates A2's code,
+    // C2 activates A1's code — together they would close C1→A2→B2→C2→A1→B1→C1 — and four fresh
+    // users join A1, B1, A2, B2. The roots' requests conflict on their locks: one wins, the other
+    // then finds itself above the code's owner (INVITE_CODE_CYCLE). The fresh users all get in.
+    const groups = 15;
+    const users = await concurrently(groups * 10, (i) => t.login(`+7912349${String(2000 + i)}`));
+    const codes = await Promise.all(users.map((u) => inviteCodeOf(u.access_token)));
+    const at = (g: number, j: number) => g * 10 + j; // j: 0 A1, 1 B1, 2 C1, 3 A2, 4 B2, 5 C2, 6..9 fresh
+    for (const [from, to] of [[1, 2], [0, 1], [4, 5], [3, 4]] as const) {
+      const setup = await concurrently(groups, (g) => activate(users[at(g, from)]!.access_token, codes[at(g, to)]!));
+      expect(setup.map((r) => r.status)).toEqual(Array(groups).fill(200));
+    }
+
+    const plan: [user: number, owner: number][] = [[2, 3], [5, 0], [6, 0], [7, 1], [8, 3], [9, 4]];
+    const results = await concurrently(groups * plan.length, (k) => {
+      const g = Math.floor(k / plan.length);
+      const [user, owner] = plan[k % plan.length]!;
+      return activate(users[at(g, user)]!.access_token, codes[at(g, owner)]!);
+    });
+
+    for (let g = 0; g < groups; g++) {
+      const mine = results.slice(g * plan.length, (g + 1) * plan.length);
+      const roots = mine.slice(0, 2);
+      expect(roots.map((r) => r.status).sort()).toEqual([200, 422]);
+      expect(roots.find((r) => r.status === 422)!.body.error.code).toBe('INVITE_CODE_CYCLE');
+      expect(mine.slice(2).map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    }
+    expect(await usersOnACycle()).toBe(0);
+    expect(await miscountedUsers()).toBe(0);
+  });
+
+  it('three roots activating codes in each other\'s trees in a ring at once: two succeed, the third is a cycle (10 rings)', async () => {
+    // Per ring: roots X, Y, Z with one invitee each (x, y, z). At once X activates y's code, Y
+    // activates z's, Z activates x's. Any two of them are fine; the third closes the ring.
+    const rings = 10;
+    const users = await concurrently(rings * 6, (i) => t.login(`+7912349${String(2200 + i)}`));
+    const codes = await Promise.all(users.map((u) => inviteCodeOf(u.access_token)));
+    const at = (r: number, j: number) => r * 6 + j; // j: 0 X, 1 Y, 2 Z, 3 x, 4 y, 5 z
+    const setup = await concurrently(rings * 3, (k) =>
+      activate(users[at(Math.floor(k / 3), 3 + (k % 3))]!.access_token, codes[at(Math.floor(k / 3), k % 3)]!),
+    );
+    expect(setup.map((r) => r.status)).toEqual(Array(rings * 3).fill(200));
+
+    const results = await concurrently(rings * 3, (k) => {
+      const r = Math.floor(k / 3);
+      const j = k % 3;
+      return activate(users[at(r, j)]!.access_token, codes[at(r, 3 + ((j + 1) % 3))]!);
+    });
+    for (let r = 0; r < rings; r++) {
+      const ring = results.slice(r * 3, r * 3 + 3);
+      expect(ring.map((x) => x.status).sort()).toEqual([200, 200, 422]);
+      expect(ring.find((x) => x.status === 422)!.body.error.code).toBe('INVITE_CODE_CYCLE');
+    }
+    expect(await usersOnACycle()).toBe(0);
+    expect(await miscountedUsers()).toBe(0);
   });
 
   it(`${N} concurrent refreshes with one refresh token give exactly one new pair and no orphan rows`, async () => {

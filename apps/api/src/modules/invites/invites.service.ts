@@ -4,7 +4,6 @@ import type { Database } from '../../db/types.js';
 import type { Clock } from '../../lib/clock.js';
 import { AppError } from '../../lib/errors.js';
 import { createNoopMetrics, type DomainMetrics } from '../../lib/metrics.js';
-import type { AuditLog } from '../audit/audit.js';
 import { consumeOrThrow, type LimitsStore } from '../limits/limits.store.js';
 import type { RequestContext } from '../otp/otp.service.js';
 import { activateInvite } from './invites.repository.js';
@@ -18,12 +17,11 @@ export interface InviteService {
 export function createInviteService(deps: {
   db: Kysely<Database>;
   limits: LimitsStore;
-  audit: AuditLog;
   clock: Clock;
   config: { maxFailures: number; failureWindowSeconds: number };
   metrics?: Pick<DomainMetrics, 'inviteActivations'>;
 }): InviteService {
-  const { db, limits, audit, clock, config } = deps;
+  const { db, limits, clock, config } = deps;
   const metrics = deps.metrics ?? createNoopMetrics();
   return {
     async activate(userId, code, ctx) {
@@ -36,13 +34,9 @@ export function createInviteService(deps: {
         now: clock.now(),
         message: 'Too many failed invite code activations; try again later.',
       });
-      const outcome = await activateInvite(db, userId, code, new Date(clock.now()));
-      await audit.record({
-        type: outcome.kind === 'activated' ? 'invite_activated' : 'invite_failed',
-        userId,
-        ip: ctx.ip,
-        details: { code, outcome: outcome.kind },
-      });
+      // The audit event (`invite_activated`, or `invite_failed` with the outcome) is written by
+      // the activation's own statement, in its transaction.
+      const outcome = await activateInvite(db, { userId, code, now: new Date(clock.now()), ip: ctx.ip });
       switch (outcome.kind) {
         case 'activated':
           metrics.inviteActivations.inc();
@@ -57,6 +51,12 @@ export function createInviteService(deps: {
           throw new AppError('INVITE_CODE_OWN');
         case 'cycle':
           throw new AppError('INVITE_CODE_CYCLE');
+        case 'contended':
+          // Not a failed guess: give the unit back. Nothing was written (no audit row either).
+          await limits.refund(key);
+          throw new AppError('SERVICE_UNAVAILABLE', 'The invite tree changed while this activation waited; try again.', {
+            retryAfterSeconds: 1,
+          });
       }
     },
   };
