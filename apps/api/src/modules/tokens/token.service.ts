@@ -34,8 +34,8 @@ const MAX_IAT_SKEW_SECONDS = 60;
  * ACCESS_TOKEN_TTL_SECONDS; checking its Ed25519 signature each time was the largest CPU cost of
  * an authenticated request (bench/README: Performance). A hit skips only the signature check:
  * the time claims (`exp`, `iat`) are checked again against the clock on every hit, an entry is
- * dropped once it expires, and the caller still checks the session against the revocation
- * denylist on every request. The key set is fixed for the life of the process (keys rotate by
+ * dropped once it expires, and the session is still checked on every request (the denylist,
+ * or the profile reads' own query). The key set is fixed for the life of the process (keys rotate by
  * restarting with new JWT_* settings), so a verdict cannot go stale. Bounded: when full,
  * expired entries are swept and then the oldest are evicted.
  */
