@@ -161,10 +161,10 @@ async function attemptActivation(
       where id = ${userId} and invited_by is null and (select kind from verdict) = 'ok'
       returning id
     ),
+    -- Runs although nothing reads it (Postgres runs every data-modifying CTE).
     counted as (
       update users set invited_count = invited_count + 1
       where id = (select id from owner) and exists (select 1 from activated)
-      returning id
     ),
     outcome as (
       select case
@@ -183,8 +183,7 @@ async function attemptActivation(
     )
     select (select kind from verdict) as kind,
            (select count(*) from activated)::int as updated,
-           (select invite_code from owner) as code,
-           (select count(*) from counted)::int as counted`.execute(trx);
+           (select invite_code from owner) as code`.execute(trx);
   const row = result.rows[0];
   if (!row) throw new Error('activation statement returned no row');
   if (row.kind === 'retry') throw new RetryActivation();

@@ -3,7 +3,8 @@ import type { Redis } from 'ioredis';
 /**
  * Session ids whose access tokens must be refused before they expire (logout, reuse detection,
  * blocking). Kept in Redis (or in process) for as long as an access token can live, so an
- * authenticated request costs one key lookup, not a Postgres query.
+ * authenticated route that does not read the sessions table anyway checks it with one key lookup.
+ * (The profile reads check the sessions row in their own query instead: auth-hook.ts.)
  */
 export interface DenylistStore {
   add(sessionIds: string[], ttlMs: number, now: number): Promise<void>;
