@@ -55,8 +55,21 @@ const USAGE = `pnpm bench [options]
   --redis-url <url>       Redis (default redis://127.0.0.1:6379); only keys under the run's own prefix are touched
 `;
 
+/** A bad flag: reported as a message and the usage, without a stack trace. */
+class UsageError extends Error {}
+
+/** Runs `parse`, turning parseArgs's unknown-flag and missing-value errors into usage errors. */
+function usageErrors<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS_')) throw new UsageError((err as Error).message);
+    throw err;
+  }
+}
+
 function options() {
-  const { values } = parseArgs({
+  const { values } = usageErrors(() => parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
       duration: { type: 'string' },
@@ -80,24 +93,24 @@ function options() {
       help: { type: 'boolean', default: false },
     },
     allowPositionals: false,
-  });
+  }));
   if (values.help) {
     process.stdout.write(USAGE);
     process.exit(0);
   }
   const int = (v: string | undefined, def: number, name: string) => {
     const n = v === undefined ? def : Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number`);
+    if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a whole number`);
     return n;
   };
   const apiEnv: Record<string, string> = {};
   for (const kv of values.env) {
     const i = kv.indexOf('=');
-    if (i <= 0) throw new Error(`--env ${kv}: expected KEY=VALUE`);
+    if (i <= 0) throw new UsageError(`--env ${kv}: expected KEY=VALUE`);
     apiEnv[kv.slice(0, i)] = kv.slice(i + 1);
   }
   const users = int(values.users, 10_000, 'users');
-  if (users < 100 || users > 5_000_000) throw new Error('--users must be between 100 and 5000000');
+  if (users < 100 || users > 5_000_000) throw new UsageError('--users must be between 100 and 5000000');
   return {
     quick: values.quick,
     duration: int(values.duration, values.quick ? 3 : 10, 'duration'),
@@ -110,7 +123,7 @@ function options() {
     scaleUsers: values['scale-users'],
     largeUsers: int(values['large-users'], 1_000_000, 'large-users'),
     cpuProf: values['cpu-prof'],
-    only: values.only ? new Set(values.only.split(',').map((s) => s.trim())) : null,
+    only: values.only ? onlyNames(values.only) : null,
     apiEnv,
     label: values.label,
     build: !values['no-build'],
@@ -119,6 +132,18 @@ function options() {
     databaseUrl: values['database-url'],
     redisUrl: values['redis-url'],
   };
+}
+
+const SCENARIOS = ['constant', 'select', 'profile', 'invited-users', 'request-code', 'login', 'refresh', 'activate'];
+
+/** --only: known scenario names, or a message naming the unknown ones. */
+function onlyNames(raw: string): Set<string> {
+  const names = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !SCENARIOS.includes(n));
+  if (names.length === 0 || unknown.length) {
+    throw new UsageError(`--only: unknown scenario ${unknown.map((n) => `"${n}"`).join(', ') || '(none given)'}; choose from ${SCENARIOS.join(', ')}`);
+  }
+  return new Set(names);
 }
 
 const log = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
@@ -538,6 +563,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  if (err instanceof UsageError) {
+    process.stderr.write(`pnpm bench: ${err.message}\n\n${USAGE}`);
+    process.exit(2);
+  }
   process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });
