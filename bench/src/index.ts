@@ -22,6 +22,7 @@ import {
   phoneOf,
   recountInvitees,
   SCALE_INVITERS,
+  seedActivity,
   seedScaleInviters,
   seedTree,
 } from './seed.js';
@@ -294,9 +295,10 @@ async function main(): Promise<void> {
     });
     servers.push(baseline);
 
-    log(`seeding ${o.users} users (invite tree, 10 invitees per inviter)`);
+    log(`seeding ${o.users} users (invite tree, 10 invitees per inviter; a session, refresh tokens and audit rows each)`);
     let t = Date.now();
     await seedTree(db, 1, o.users, o.users);
+    await seedActivity(db, 1, o.users);
     await analyze(db);
     log(`seeded in ${Date.now() - t} ms`);
 

@@ -100,6 +100,33 @@ export async function seedTree(db: Kysely<Database>, from: number, to: number, t
     .execute();
 }
 
+/**
+ * What users n = from…to leave behind when they have been using the service: one live session
+ * each, with its refresh token (one rotation spent, one current) and the audit rows of a login
+ * (`otp_requested`, `otp_verified`, `login`). A service in use has these tables as big as its users
+ * table; starting them empty would measure a table that is not there in production — and the
+ * foreign-key checks the API's connections plan on a near-empty `sessions` would stay sequential
+ * scans while the table grows under the load (a plan is kept until the next ANALYZE).
+ */
+export async function seedActivity(db: Kysely<Database>, from: number, to: number): Promise<void> {
+  const sessionId = sql`('00000000-0000-4000-9000-' || lpad(to_hex(g.n), 12, '0'))::uuid`;
+  const series = sql`generate_series(${from}::int, ${to}::int) as g(n)`;
+  await sql`insert into sessions (id, user_id, created_at, expires_at, last_used_at, ip, user_agent)
+    select ${sessionId}, ${idSql(sql`g.n`)}, timestamptz '2026-06-01' + g.n * interval '1 second',
+      now() + interval '30 days', now(), '10.0.0.1', 'bench-seed'
+    from ${series}`.execute(db);
+  // 32-byte token hashes: two md5s of the row number (spent) and of its negation (current).
+  await sql`insert into refresh_tokens (token_hash, session_id, created_at, expires_at, spent_at)
+    select decode(md5(k::text) || md5('x' || k::text), 'hex'), ${sessionId},
+      timestamptz '2026-06-01', now() + interval '30 days', case when k > 0 then timestamptz '2026-06-02' end
+    from ${series}, lateral (values (g.n), (-g.n)) as t(k)`.execute(db);
+  await sql`insert into audit_events (type, user_id, phone_number, ip, details, created_at)
+    select e.type, case when e.type = 'login' then ${idSql(sql`g.n`)} end, '+7900' || lpad(g.n::text, 7, '0'),
+      '10.0.0.1', null, timestamptz '2026-06-01' + g.n * interval '1 second'
+    from ${series}, (values (1, 'otp_requested'), (2, 'otp_verified'), (3, 'login')) as e(ord, type)
+    order by g.n, e.ord`.execute(db);
+}
+
 /** The scale inviters (0, 1 000 and 100 000 invitees) and their invitees (leaf users). */
 export async function seedScaleInviters(db: Kysely<Database>): Promise<void> {
   for (const inviter of SCALE_INVITERS) {
