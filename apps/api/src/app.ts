@@ -3,7 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { errorStatus, type ErrorBody, type ErrorCode } from '@phone-auth/contract';
 import cors from '@fastify/cors';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Deps } from './deps.js';
 import { frameworkErrorHandler, registerErrorHandling } from './http/error-handler.js';
 import { registerOps } from './http/ops.js';
@@ -38,6 +38,21 @@ function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): void {
 }
 
 /**
+ * The access log: one line per request, written when it completes, with the request (method, url,
+ * client) and the outcome together — instead of Fastify's two ("incoming request" and "request
+ * completed"). Logging was a quarter of a profile read's cost (bench: Performance). request.log
+ * carries the route's log level, so probes and scrapes stay out of it.
+ */
+class AccessLog extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (error) reply.log.error({ req: request, res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored');
+    else reply.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
+  }
+}
+
+/**
  * Builds the Fastify app from its dependencies. Never listens: server.ts does that, and tests
  * call `app.listen({ port: 0 })` or `app.inject`.
  */
@@ -54,6 +69,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     requestTimeout: 30_000,
+    logController: new AccessLog(),
     // While closing, requests that still arrive on open keep-alive connections are served (with
     // `Connection: close`) rather than refused with Fastify's own non-spec 503 body; readiness
     // already answers 503 so balancers stop routing here (http/ops.ts).

@@ -66,7 +66,7 @@ describe.each(backends)('log redaction on $name', (backend) => {
 
     // The flow was logged (requests and the service's own lines, with masked phones)...
     const logs = t.logs;
-    expect(logs.some((l) => l.includes('incoming request'))).toBe(true);
+    expect(logs.some((l) => l.includes('"request completed"') && l.includes('"url":"/profile/"') && l.includes('"statusCode":200'))).toBe(true);
     expect(logs.some((l) => l.includes('"login"') && l.includes('+7912*****01'))).toBe(true);
     expect(logs.some((l) => l.includes('otp sent') && l.includes('+7912*****02'))).toBe(true);
 
