@@ -1,6 +1,7 @@
 import type { Migration } from 'kysely';
 import * as initial from './20261125080000_initial.js';
 import * as auditEvents from './20261125090000_audit_events.js';
+import * as dropAuditCreatedAtIdx from './20261125130000_drop_audit_created_at_idx.js';
 
 /**
  * Every migration, by its timestamped name. Listed statically (rather than read from the
@@ -9,4 +10,5 @@ import * as auditEvents from './20261125090000_audit_events.js';
 export const migrations: Record<string, Migration> = {
   '20261125080000_initial': initial,
   '20261125090000_audit_events': auditEvents,
+  '20261125130000_drop_audit_created_at_idx': dropAuditCreatedAtIdx,
 };
