@@ -74,4 +74,18 @@ describe.each(backends)('audit events on $name', (backend) => {
       expect(dump).not.toContain(secret);
     }
   });
+
+  it("keeps a deleted user's history, user id included: the trail does not depend on the rows it mentions", async () => {
+    const phone = '+79123510003';
+    const login = await t.login(phone);
+    const userId = JSON.parse(Buffer.from(login.access_token.split('.')[1]!, 'base64url').toString()).sub as string;
+    const { db } = t.deps.database;
+    // An operator removes the user (sessions and refresh tokens go with it).
+    await db.deleteFrom('users').where('id', '=', userId).execute();
+    expect(await db.selectFrom('sessions').select('id').where('user_id', '=', userId).execute()).toEqual([]);
+
+    const rows = await db.selectFrom('audit_events').selectAll().where('phone_number', '=', phone).orderBy('id').execute();
+    expect(rows.map((r) => r.type)).toEqual(['otp_requested', 'otp_verified', 'login']);
+    expect(rows.find((r) => r.type === 'login')?.user_id).toBe(userId);
+  });
 });
