@@ -2,11 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
-import { destination, pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
+import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
+import type { FastifyRequest } from 'fastify';
 import type { Config } from './config.js';
 import { createDatabase, type DatabaseHandle } from './db/database.js';
 import { migrateToLatest } from './db/migrator.js';
 import { systemClock, type Clock } from './lib/clock.js';
+import { maskPhonesInText } from './lib/phone.js';
 import { createAdminService, type AdminService } from './modules/admin/admin.service.js';
 import { createMetrics, type Metrics } from './lib/metrics.js';
 import { createAuditLog, type AuditLog } from './modules/audit/audit.js';
@@ -93,13 +95,24 @@ export function createLogger(config: Pick<Config, 'logLevel'>, stream?: Destinat
     level: config.logLevel,
     redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' },
     base: { service: 'phone-auth-api' },
+    // Fastify's request serializer, with phone numbers in the URL masked: admin paths and filters
+    // carry them (/admin/users/%2B7912…, /admin/audit?phone=…).
+    serializers: { req: serializeRequest },
   };
-  if (stream) return pino(options, stream);
-  // stdout, written off the request path: lines queue in memory while a write is in flight and go
-  // out together in the next one (one syscall for many lines under load, at once when idle). pino
-  // flushes the queue synchronously when the process exits, so shutdown and crash lines are kept;
-  // only a SIGKILL can lose the lines of the last write.
-  return pino(options, destination({ dest: 1, sync: false }));
+  // Synchronous writes to stdout: a line is out before the next statement runs, so nothing is
+  // lost or torn on process.exit or when the console SMS provider writes to stdout too.
+  return stream ? pino(options, stream) : pino(options);
+}
+
+/** The request as logged: what Fastify's own serializer keeps, with phones in the URL masked. */
+function serializeRequest(req: FastifyRequest) {
+  return {
+    method: req.method,
+    url: maskPhonesInText(req.url),
+    host: req.host,
+    remoteAddress: req.ip,
+    remotePort: req.socket?.remotePort,
+  };
 }
 
 /** A secret generated once into DATA_DIR when not configured (development convenience). */

@@ -6,11 +6,13 @@ import { startApp, type TestApp } from './support/app.js';
  * Runs a full flow with every log level on and checks that no log line carries a secret: codes,
  * access and refresh tokens, Authorization headers, full phone numbers.
  */
+const ADMIN = 'admin-token-for-the-log-test-0123456789';
+
 describe.each(backends)('log redaction on $name', (backend) => {
   let t: TestApp;
   beforeAll(async () => {
     // 10-digit codes: a 4-digit one could occur by chance inside a timestamp or an id.
-    t = await startApp(backend, { env: { LOG_LEVEL: 'trace', OTP_LENGTH: '10' } });
+    t = await startApp(backend, { env: { LOG_LEVEL: 'trace', OTP_LENGTH: '10', ADMIN_API_TOKEN: ADMIN } });
   });
   afterAll(async () => {
     await t?.close();
@@ -63,6 +65,13 @@ describe.each(backends)('log redaction on $name', (backend) => {
     expect((await t.request('POST', '/auth/refresh', { body: { refresh_token: login.body.refresh_token } })).status).toBe(401);
     expect((await t.request('POST', '/auth/logout', { token: loginOther.body.access_token, body: { all: true } })).status).toBe(204);
     expect((await t.request('GET', '/profile/', { token: loginOther.body.access_token })).status).toBe(401);
+
+    // Operators look users up by phone: in the path and in query strings (encoded or not).
+    const encoded = encodeURIComponent(phone);
+    expect((await t.request('GET', `/admin/users/${encoded}`, { token: ADMIN })).status).toBe(200);
+    expect((await t.request('GET', `/admin/audit?phone=${encoded}`, { token: ADMIN })).status).toBe(200);
+    expect((await t.request('GET', `/admin/audit?phone=${phone}`, { token: ADMIN })).status).not.toBe(500);
+    expect(t.logs.some((l) => l.includes(`"url":"/admin/users/%2B7912*****01"`))).toBe(true);
 
     // The flow was logged (requests and the service's own lines, with masked phones)...
     const logs = t.logs;

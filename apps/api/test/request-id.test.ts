@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { embedded } from './support/backends.js';
 import { loadConfig } from '../src/config.js';
@@ -57,6 +58,39 @@ describe('request ids', () => {
     expect(res.body.error.request_id).toBe(id);
     expect(logsOf(t, given)).toEqual([]);
     expect(logsOf(t, id!)).toContainEqual(expect.objectContaining({ msg: 'request completed', res: { statusCode: 404 } }));
+  });
+});
+
+describe('access log', () => {
+  it('logs a request whose client went away before the answer as "request aborted"', async () => {
+    // An SMS provider that never answers keeps POST /auth/ in flight until the client gives up.
+    let release = () => {};
+    let inFlight = false;
+    const t = await startApp(embedded, {
+      sms: {
+        name: 'stuck',
+        send: () =>
+          new Promise<void>((resolve) => {
+            inFlight = true;
+            release = resolve;
+          }),
+      },
+    });
+    try {
+      const id = 'abort-test-1';
+      const url = new URL('/auth/', t.url);
+      const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': id } });
+      req.on('error', () => undefined);
+      req.end(JSON.stringify({ phone_number: '+79123570001' }));
+      await expect.poll(() => inFlight, { timeout: 5000 }).toBe(true);
+      req.destroy(); // the client gives up: its connection closes before the answer
+      await expect.poll(() => logsOf(t, id).map((l) => l.msg), { timeout: 2000 }).toContain('request aborted');
+      const line = logsOf(t, id).find((l) => l.msg === 'request aborted');
+      expect(line).toMatchObject({ req: { method: 'POST', url: '/auth/' } });
+    } finally {
+      release();
+      await t.close();
+    }
   });
 });
 

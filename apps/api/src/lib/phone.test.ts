@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { maskPhone, parsePhone } from './phone.js';
+import { maskPhone, maskPhonesInText, parsePhone } from './phone.js';
 
 const ru = { defaultRegion: 'RU' as const, allowedCountries: null };
 
@@ -53,5 +53,23 @@ describe('maskPhone', () => {
   it('keeps the first five and the last two characters', () => {
     expect(maskPhone('+79123456789')).toBe('+7912*****89');
     expect(maskPhone('+447911123456')).toBe('+4479******56');
+  });
+});
+
+describe('maskPhonesInText', () => {
+  it.each([
+    ['/admin/users/%2B79123456789', '/admin/users/%2B7912*****89'],
+    ['/admin/users/%2b79123456789/block', '/admin/users/%2b7912*****89/block'],
+    ['/admin/audit?phone=+79123456789&type=login', '/admin/audit?phone=+7912*****89&type=login'],
+    ['/admin/audit?phone=79123456789', '/admin/audit?phone=7912*****89'],
+    ['/admin/users?phone_prefix=%2B791234', '/admin/users?phone_prefix=%2B791234'],
+    ['/profile/invited-users?limit=100', '/profile/invited-users?limit=100'],
+    ['/a/12345678901234567890', '/a/12345678901234567890'],
+  ])('%s → %s', (input, masked) => {
+    expect(maskPhonesInText(input)).toBe(masked);
+  });
+
+  it('masks a phone exactly as maskPhone does', () => {
+    expect(maskPhonesInText('+447911123456')).toBe(maskPhone('+447911123456'));
   });
 });

@@ -49,3 +49,16 @@ export function maskPhone(e164: string): string {
   if (e164.length <= 7) return '*'.repeat(e164.length);
   return `${e164.slice(0, 5)}${'*'.repeat(e164.length - 7)}${e164.slice(-2)}`;
 }
+
+/** A run of 7–15 digits, alone or after a `+` (raw or URL-encoded): what a phone looks like in a URL. */
+const PHONE_IN_TEXT = /(?<!\d)(\+|%2[Bb])?(\d{4})(\d{1,9})(\d{2})(?!\d)/g;
+
+/**
+ * Masks everything in `text` that may be a phone number, as maskPhone does (`%2B7912*****89`,
+ * `+7912*****89`), for log lines that carry URLs. Runs of fewer than 7 digits (a phone prefix
+ * filter, a page size) stay as they are.
+ */
+export function maskPhonesInText(text: string): string {
+  return text.replace(PHONE_IN_TEXT, (_m, plus: string | undefined, head: string, middle: string, tail: string) =>
+    `${plus ?? ''}${head}${'*'.repeat(middle.length)}${tail}`);
+}
