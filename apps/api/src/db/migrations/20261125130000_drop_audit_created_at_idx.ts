@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { failFastOnLocks } from './lock-timeout.js';
 
 /**
  * No query reads audit_events by created_at: the admin log pages by id (newest first) and filters
@@ -7,6 +8,7 @@ import type { Kysely } from 'kysely';
  * index for nothing (bench: Performance).
  */
 export async function up(db: Kysely<any>): Promise<void> {
+  await failFastOnLocks(db);
   await db.schema.dropIndex('audit_events_created_at_idx').ifExists().execute();
 }
 

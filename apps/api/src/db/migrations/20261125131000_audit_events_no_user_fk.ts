@@ -1,13 +1,17 @@
 import { sql, type Kysely } from 'kysely';
+import { failFastOnLocks } from './lock-timeout.js';
 
 /**
  * audit_events.user_id no longer references users. An audit trail records what happened, to whom,
  * and should outlive and not constrain the rows it mentions: with the foreign key, deleting a user
  * rewrote their history (ON DELETE SET NULL), and every audited login, refresh and activation ran a
  * referential check that also row-locked the user (FOR KEY SHARE, a write to the user's row).
- * Events still carry the phone number, which the admin log filters on.
+ * The admin log's phone filter finds events by their own phone_number (codes, logins, logouts) or
+ * through the user's current row (refreshes, invites): a deleted user's events of the second kind
+ * are found by user id only — before, they lost even that.
  */
 export async function up(db: Kysely<any>): Promise<void> {
+  await failFastOnLocks(db);
   await sql`alter table audit_events drop constraint if exists audit_events_user_id_fkey`.execute(db);
 }
 
