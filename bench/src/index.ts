@@ -372,8 +372,17 @@ async function main(): Promise<void> {
       next: () => ({ headers: bearer(tokens[ri++ % tokens.length] as string) }),
     });
 
+    // Codes of seeded users whose profiles are not read: the readers' profiles must keep their 10
+    // invitees through every round, or the reads would carry more phones round after round.
     const inviteCodes = (
-      await db.selectFrom('users').select('invite_code').where('phone_number', '<=', phoneOf(1000)).orderBy('phone_number').execute()
+      await db
+        .selectFrom('users')
+        .select('invite_code')
+        .where('phone_number', '>', phoneOf(readers))
+        .where('phone_number', '<=', phoneOf(o.users))
+        .orderBy('phone_number')
+        .limit(1000)
+        .execute()
     ).map((r) => r.invite_code);
     let ai = 0;
 
