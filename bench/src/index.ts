@@ -243,6 +243,7 @@ async function main(): Promise<void> {
   const scale: ScaleRow[] = [];
   let profile: ProfileSummary | null = null;
   let poolSize = o.pool;
+  let usersAtRounds = o.users;
 
   try {
     const apiPort = await freePort();
@@ -439,8 +440,11 @@ async function main(): Promise<void> {
         when: want('activate'),
       },
     ];
-    // Scale run over the users table: its small step runs first, on the freshly seeded table
-    // (the rounds below create thousands of users by logging in), its large step after them.
+    // Scale run over the users table: the small step on the freshly seeded table, then the table
+    // grown to --large-users and the same step again — back to back, before the rounds, so the two
+    // steps differ in the users table only. (After the rounds, the sessions, tokens and audit rows
+    // those write, autovacuum and checkpoints would weigh on the second step alone.) With
+    // --scale-users the rounds below therefore run on the grown table; the results say how big.
     const userRuns: { size: string; m: Measured }[] = [];
     const userStep = async () => {
       const users = await countUsers(db);
@@ -450,17 +454,8 @@ async function main(): Promise<void> {
       userRuns.push({ size, m: await measure(login(), load) });
       userRuns.push({ size, m: await measure(profileScenario(), load) });
     };
-    if (o.scaleUsers) await userStep();
-
-    for (let round = 1; round <= o.rounds; round++) {
-      for (const step of plan.filter((p) => p.when)) {
-        log(`round ${round}/${o.rounds}: ${step.scenario.name}`);
-        const m = await measure(step.scenario, { ...step.load, warmupSeconds: round === 1 ? step.load.warmupSeconds : 0 });
-        if (step.keep) rounds.push({ round, m });
-      }
-    }
-
     if (o.scaleUsers) {
+      await userStep();
       if (o.largeUsers > o.users) {
         log(`scale: growing the table to ${o.largeUsers} users`);
         t = Date.now();
@@ -474,6 +469,16 @@ async function main(): Promise<void> {
       }
       scale.push(...scaleRows('users in the table', userRuns));
     }
+
+    usersAtRounds = await countUsers(db);
+    for (let round = 1; round <= o.rounds; round++) {
+      for (const step of plan.filter((p) => p.when)) {
+        log(`round ${round}/${o.rounds}: ${step.scenario.name}`);
+        const m = await measure(step.scenario, { ...step.load, warmupSeconds: round === 1 ? step.load.warmupSeconds : 0 });
+        if (step.keep) rounds.push({ round, m });
+      }
+    }
+
     if (o.scaleInvitees) {
       log('scale: seeding inviters with 0 / 1 000 / 100 000 invitees');
       t = Date.now();
@@ -545,13 +550,15 @@ async function main(): Promise<void> {
     warmupSeconds: o.warmup,
     rounds: o.rounds,
     seededUsers: o.users,
+    usersAtRounds,
     databasePoolSize: poolSize,
     apiEnvOverrides: o.apiEnv,
   };
   const header =
     `Run ${meta.date} (${meta.mode}${o.label ? `, ${o.label}` : ''}), commit ${meta.commit}, Node ${meta.node}, ${meta.cpus} CPUs, ` +
     `load average ${meta.loadAverageBefore[0]} → ${meta.loadAverageAfter[0]}; ${o.connections} connections, ` +
-    `${o.rounds} round(s) of ${o.duration} s per endpoint (medians; ${o.warmup} s warm-up first); pool ${poolSize}; ${o.users.toLocaleString('en')} seeded users.`;
+    `${o.rounds} round(s) of ${o.duration} s per endpoint (medians; ${o.warmup} s warm-up first); pool ${poolSize}; ${o.users.toLocaleString('en')} seeded users` +
+    (usersAtRounds !== o.users ? `, ${usersAtRounds.toLocaleString('en')} in the table when the rounds ran.` : '.');
   const md = markdown(rows, scale, targets, header);
   process.stdout.write(`\n${md}`);
   if (profile) {
