@@ -17,9 +17,15 @@ export interface ProfileRow {
  * Whether the session is live, as a scalar subquery (primary-key lookup). The read endpoints put
  * it into their own statement, so the revocation check costs no extra round trip; the sessions
  * table is the record every revocation writes first (logout, reuse detection, blocking).
+ *
+ * Prepared statements run on a generic plan, made without the parameters' values. With
+ * `s.user_id = $1` beside `s.id = $2`, such a plan may look the session up through
+ * sessions_user_id_idx and filter on the id — every session of the user scanned on every read.
+ * `is not distinct from` (the same test for a non-null id) cannot drive an index, so the plan
+ * always takes the primary key. The invitee cursor below is written the same way.
  */
 const sessionActive = (userId: string, sessionId: string) =>
-  sql<boolean>`exists (select 1 from sessions s where s.id = ${sessionId}::uuid and s.user_id = ${userId}::uuid and s.revoked_at is null)`;
+  sql<boolean>`exists (select 1 from sessions s where s.id = ${sessionId}::uuid and s.user_id is not distinct from ${userId}::uuid and s.revoked_at is null)`;
 
 /**
  * The whole profile in one round trip: whether the session is live, the user, the inviter's code
@@ -72,7 +78,8 @@ export async function listInvitees(
   const inviterId = who.userId;
   const after = opts.afterId
     ? sql`and (v.invite_activated_at, v.id) > (
-        select c.invite_activated_at, c.id from users c where c.id = ${opts.afterId}::uuid and c.invited_by = ${inviterId}::uuid)`
+        select c.invite_activated_at, c.id from users c
+        where c.id = ${opts.afterId}::uuid and c.invited_by is not distinct from ${inviterId}::uuid)`
     : sql``;
   const result = await sql<{ session_active: boolean; phone_number: string | null; activated_at: Date | null; id: string | null }>`
     select a.session_active, p.phone_number, p.activated_at, p.id
