@@ -236,4 +236,36 @@ describe.runIf(postgresRedis)('invite activation locks on postgres+redis', () =>
     expect(again.status).toBe(200);
     expect((await row(a)).invited_by).toBe(b.id);
   });
+  it("a popular code's activations never queue at its owner's row beyond one: the rest wait outside Postgres", async () => {
+    // Every activation of one code updates its owner's row; waiting for that row lock holds a pool
+    // connection. The service lets ACTIVATIONS_IN_FLIGHT_PER_CODE (2) into Postgres per process:
+    // one holds the row, one waits for it (holding the tuple lock, granted). A third would wait
+    // for the tuple lock itself — an ungranted 'tuple' lock on users, which must never appear.
+    const owner = await newUser();
+    const invitees: User[] = [];
+    for (let i = 0; i < 40; i++) invitees.push(await newUser());
+    const { rows } = await sql<{ oid: number }>`select 'users'::regclass::oid as oid`.execute(db());
+    const usersOid = rows[0]!.oid;
+
+    let done = false;
+    let samples = 0;
+    let maxQueued = 0;
+    const sampler = (async () => {
+      while (!done) {
+        const r = await sql<{ n: number }>`
+          select count(*)::int as n from pg_locks where not granted and locktype = 'tuple' and relation = ${usersOid}`.execute(db());
+        maxQueued = Math.max(maxQueued, r.rows[0]!.n);
+        samples++;
+      }
+    })();
+    const results = await Promise.all(invitees.map((u) => activate(u, owner.code)));
+    done = true;
+    await sampler;
+
+    expect(results.filter((r) => r.status !== 200).map((r) => r.body)).toEqual([]);
+    expect(samples).toBeGreaterThan(3);
+    expect(maxQueued).toBe(0);
+    const [ownerRow] = (await sql<{ invited_count: number }>`select invited_count from users where id = ${owner.id}::uuid`.execute(db())).rows;
+    expect(ownerRow!.invited_count).toBe(40);
+  });
 });

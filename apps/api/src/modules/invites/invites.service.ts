@@ -3,10 +3,16 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../db/types.js';
 import type { Clock } from '../../lib/clock.js';
 import { AppError } from '../../lib/errors.js';
+import { createKeyedGate, GateFullError } from '../../lib/keyed-gate.js';
 import { createNoopMetrics, type DomainMetrics } from '../../lib/metrics.js';
 import { consumeOrThrow, type LimitsStore } from '../limits/limits.store.js';
 import type { RequestContext } from '../otp/otp.service.js';
 import { activateInvite } from './invites.repository.js';
+
+/** Activations of one invite code in Postgres at once, per process (see createInviteService). */
+export const ACTIVATIONS_IN_FLIGHT_PER_CODE = 2;
+/** Activations of one code waiting in line, per process; beyond it: 503 with Retry-After. */
+export const ACTIVATIONS_WAITING_PER_CODE = 1000;
 
 export const ACTIVATED_MESSAGE = "The other user's invite code was successfully activated in the user's profile.";
 
@@ -23,6 +29,12 @@ export function createInviteService(deps: {
 }): InviteService {
   const { db, limits, clock, config } = deps;
   const metrics = deps.metrics ?? createNoopMetrics();
+  // Activations of one code all update its owner's row (invited_count), so Postgres runs them one
+  // at a time, and each one waiting for that row lock holds a pool connection. A code shared
+  // widely enough could take every connection and stall all other requests. Here, at most two
+  // activations of one code are in Postgres per process (one running, the next already waiting on
+  // the row); the rest wait in line holding nothing, and everything else keeps its connections.
+  const perCode = createKeyedGate(ACTIVATIONS_IN_FLIGHT_PER_CODE, ACTIVATIONS_WAITING_PER_CODE);
   return {
     async activate(userId, code, ctx) {
       // Reserve one failed attempt before looking the code up, so that concurrent guesses can
@@ -36,7 +48,15 @@ export function createInviteService(deps: {
       });
       // The audit event (`invite_activated`, or `invite_failed` with the outcome) is written by
       // the activation's own statement, in its transaction.
-      const outcome = await activateInvite(db, { userId, code, now: new Date(clock.now()), ip: ctx.ip });
+      let outcome;
+      try {
+        outcome = await perCode.run(code, () => activateInvite(db, { userId, code, now: new Date(clock.now()), ip: ctx.ip }));
+      } catch (err) {
+        if (!(err instanceof GateFullError)) throw err;
+        // Not a failed guess either: nothing was looked up or written.
+        await limits.refund(key);
+        throw new AppError('SERVICE_UNAVAILABLE', 'Too many activations of this code at once; try again.', { retryAfterSeconds: 1 });
+      }
       switch (outcome.kind) {
         case 'activated':
           metrics.inviteActivations.inc();
