@@ -36,8 +36,18 @@ export async function loadProfile(
   who: { userId: string; sessionId: string },
   limit: number,
 ): Promise<ProfileRow | undefined> {
+  const result = await profileStatement(who, limit).execute(db);
+  const row = result.rows[0];
+  if (!row) return undefined;
+  // PGlite returns json as parsed values already; pg too. Be defensive about strings.
+  const invitees = typeof row.invitees === 'string' ? (JSON.parse(row.invitees) as ProfileRow['invitees']) : row.invitees;
+  return { ...row, invitees };
+}
+
+/** loadProfile's statement (exported so tests can look at its plan). */
+export function profileStatement(who: { userId: string; sessionId: string }, limit: number) {
   const { userId } = who;
-  const result = await sql<ProfileRow>`
+  return sql<ProfileRow>`
     select ${sessionActive(userId, who.sessionId)} as session_active, u.phone_number, u.invite_code, u.blocked_at, u.invited_count,
       (select i.invite_code from users i where i.id = u.invited_by) as other_profile_invite_code,
       coalesce((
@@ -49,12 +59,7 @@ export async function loadProfile(
               limit ${limit + 1}) x
       ), '[]'::json) as invitees
     from users u
-    where u.id = ${userId}`.execute(db);
-  const row = result.rows[0];
-  if (!row) return undefined;
-  // PGlite returns json as parsed values already; pg too. Be defensive about strings.
-  const invitees = typeof row.invitees === 'string' ? (JSON.parse(row.invitees) as ProfileRow['invitees']) : row.invitees;
-  return { ...row, invitees };
+    where u.id = ${userId}`;
 }
 
 export interface InviteePage {
@@ -75,13 +80,23 @@ export async function listInvitees(
   who: { userId: string; sessionId: string },
   opts: { limit: number; afterId: string | null },
 ): Promise<InviteePage> {
+  const result = await inviteePageStatement(who, opts).execute(db);
+  const first = result.rows[0];
+  const invitees = result.rows.flatMap((r) =>
+    r.id === null || r.phone_number === null || r.activated_at === null ? [] : [{ phone_number: r.phone_number, activated_at: r.activated_at, id: r.id }],
+  );
+  return { session_active: first?.session_active ?? false, invitees };
+}
+
+/** listInvitees' statement (exported so tests can look at its plan). */
+export function inviteePageStatement(who: { userId: string; sessionId: string }, opts: { limit: number; afterId: string | null }) {
   const inviterId = who.userId;
   const after = opts.afterId
     ? sql`and (v.invite_activated_at, v.id) > (
         select c.invite_activated_at, c.id from users c
         where c.id = ${opts.afterId}::uuid and c.invited_by is not distinct from ${inviterId}::uuid)`
     : sql``;
-  const result = await sql<{ session_active: boolean; phone_number: string | null; activated_at: Date | null; id: string | null }>`
+  return sql<{ session_active: boolean; phone_number: string | null; activated_at: Date | null; id: string | null }>`
     select a.session_active, p.phone_number, p.activated_at, p.id
     from (select ${sessionActive(inviterId, who.sessionId)} as session_active) a
     left join lateral (
@@ -91,10 +106,5 @@ export async function listInvitees(
       order by v.invite_activated_at, v.id
       limit ${opts.limit + 1}
     ) p on true
-    order by p.activated_at, p.id`.execute(db);
-  const first = result.rows[0];
-  const invitees = result.rows.flatMap((r) =>
-    r.id === null || r.phone_number === null || r.activated_at === null ? [] : [{ phone_number: r.phone_number, activated_at: r.activated_at, id: r.id }],
-  );
-  return { session_active: first?.session_active ?? false, invitees };
+    order by p.activated_at, p.id`;
 }
