@@ -31,6 +31,8 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BENCH_DIR = path.resolve(HERE, '..');
 const ROOT = path.resolve(BENCH_DIR, '..');
 
+const SCENARIOS = ['constant', 'select', 'profile', 'invited-users', 'request-code', 'login', 'refresh', 'activate'];
+
 const USAGE = `pnpm bench [options]
 
   --quick                 1 s warm-up + 3 s per endpoint, baselines once: the whole run in under a minute
@@ -46,7 +48,7 @@ const USAGE = `pnpm bench [options]
   --scale-users           login (and profile) with 10 000 vs --large-users users in the table
   --large-users <n>       table size of the second --scale-users step (default 1000000)
   --cpu-prof              run the API under node --cpu-prof and summarise the profile
-  --only <names>          comma-separated: constant,select,profile,invited-users,request-code,login,refresh,activate
+  --only <names>          comma-separated: ${SCENARIOS.join(',')}
   --env KEY=VALUE         extra environment for the API (repeatable), e.g. DATABASE_POOL_SIZE=20
   --label <text>          stored in the results (what this run is about)
   --no-build              do not build before running
@@ -135,7 +137,6 @@ function options() {
   };
 }
 
-const SCENARIOS = ['constant', 'select', 'profile', 'invited-users', 'request-code', 'login', 'refresh', 'activate'];
 
 /** --only: known scenario names, or a message naming the unknown ones. */
 function onlyNames(raw: string): Set<string> {

@@ -28,6 +28,11 @@ export const SCALE_INVITERS = [
   { invitees: 100_000, n: 9_000_003, firstInvitee: 8_100_001 },
 ] as const;
 
+/** phoneOf in SQL. */
+function phoneSql(n: RawBuilder<unknown>) {
+  return sql<string>`'+7900' || lpad((${n})::text, 7, '0')`;
+}
+
 function idSql(n: RawBuilder<unknown>) {
   return sql<string>`('00000000-0000-4000-8000-' || lpad(to_hex(${n}), 12, '0'))::uuid`;
 }
@@ -90,7 +95,7 @@ export async function seedTree(db: Kysely<Database>, from: number, to: number, t
     .insertInto('users')
     .columns(['id', 'phone_number', 'invite_code', 'invited_by', 'invite_activated_at', 'invited_count', 'created_at'])
     .expression(
-      sql`select ${idSql(n)}, '+7900' || lpad(g.n::text, 7, '0'), ${freeCodeSql(n)},
+      sql`select ${idSql(n)}, ${phoneSql(n)}, ${freeCodeSql(n)},
             case when g.n >= 10 then ${idSql(sql`g.n / 10`)} end,
             case when g.n >= 10 then timestamptz '2026-01-01' + g.n * interval '1 second' end,
             greatest(0, least(g.n * 10 + 9, ${total}) - greatest(g.n * 10, 10) + 1),
@@ -121,7 +126,7 @@ export async function seedActivity(db: Kysely<Database>, from: number, to: numbe
       timestamptz '2026-06-01', now() + interval '30 days', case when k > 0 then timestamptz '2026-06-02' end
     from ${series}, lateral (values (g.n), (-g.n)) as t(k)`.execute(db);
   await sql`insert into audit_events (type, user_id, phone_number, ip, details, created_at)
-    select e.type, case when e.type = 'login' then ${idSql(sql`g.n`)} end, '+7900' || lpad(g.n::text, 7, '0'),
+    select e.type, case when e.type = 'login' then ${idSql(sql`g.n`)} end, ${phoneSql(sql`g.n`)},
       '10.0.0.1', null, timestamptz '2026-06-01' + g.n * interval '1 second'
     from ${series}, (values (1, 'otp_requested'), (2, 'otp_verified'), (3, 'login')) as e(ord, type)
     order by g.n, e.ord`.execute(db);
@@ -146,7 +151,7 @@ export async function seedScaleInviters(db: Kysely<Database>): Promise<void> {
       .insertInto('users')
       .columns(['id', 'phone_number', 'invite_code', 'invited_by', 'invite_activated_at', 'created_at'])
       .expression(
-        sql`select ${idSql(n)}, '+7900' || lpad(g.n::text, 7, '0'), ${freeCodeSql(n)}, ${idSql(sql.lit(inviter.n))},
+        sql`select ${idSql(n)}, ${phoneSql(n)}, ${freeCodeSql(n)}, ${idSql(sql.lit(inviter.n))},
               timestamptz '2026-02-01' + g.n * interval '1 second', timestamptz '2026-01-01'
             from generate_series(${inviter.firstInvitee}::int, ${inviter.firstInvitee + inviter.invitees - 1}::int) as g(n)`,
       )

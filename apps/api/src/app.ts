@@ -42,8 +42,8 @@ function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): void {
  * with phones masked, client) and the outcome together — instead of Fastify's two ("incoming
  * request" and "request completed"): half the log volume. A request whose client goes away first
  * is logged as "request aborted" (the onRequest hook in buildApp), so every request that was routed
- * leaves a line; only requests in flight when the process dies leave none. reply.log carries the route's log level, so probes
- * and scrapes stay out of it.
+ * leaves a line; only requests in flight when the process dies leave none. reply.log carries the
+ * route's log level, so probes and scrapes stay out of it.
  */
 class AccessLog extends LogController {
   override incomingRequest(): void {}

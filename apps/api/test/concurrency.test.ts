@@ -21,10 +21,17 @@ async function holdTransaction(db: Kysely<Database>, change: (trx: Kysely<Databa
     await held;
   });
   await isChanged;
+  const finish = async () => {
+    commit();
+    await done;
+  };
   return {
-    commit: async () => {
-      commit();
-      await done;
+    commit: finish,
+    /** Lets `request` start and reach the held rows (300 ms), commits, then returns its answer. */
+    async commitWhile<T>(request: Promise<T>): Promise<T> {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await finish();
+      return request;
     },
   };
 }
@@ -198,9 +205,7 @@ describe.each(backends)('concurrency on $name', (backend) => {
           ip: '127.0.0.1',
         }),
       );
-      const res = refresh(login.refresh_token);
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      await winner.commit();
+      const res = winner.commitWhile(refresh(login.refresh_token));
       expect((await res).status).toBe(401);
       expect((await res).body.error.code).toBe('REFRESH_TOKEN_REUSED');
       // The winner's token and nothing else was minted, and the reuse ended the session.
@@ -217,9 +222,7 @@ describe.each(backends)('concurrency on $name', (backend) => {
       const block = await holdTransaction(db(), (trx) =>
         trx.updateTable('users').set({ blocked_at: new Date() }).where('phone_number', '=', phone).execute(),
       );
-      const res = refresh(login.refresh_token);
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      await block.commit();
+      const res = block.commitWhile(refresh(login.refresh_token));
       expect((await res).status).toBe(403);
       expect((await res).body.error.code).toBe('USER_BLOCKED');
       // Nothing was spent or written: the one token of the login, unspent, and no audit row.
@@ -236,9 +239,7 @@ describe.each(backends)('concurrency on $name', (backend) => {
       const logout = await holdTransaction(db(), (trx) =>
         trx.updateTable('sessions').set({ revoked_at: new Date(), revoked_reason: 'logout' }).where('id', '=', sid).execute(),
       );
-      const res = refresh(login.refresh_token);
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      await logout.commit();
+      const res = logout.commitWhile(refresh(login.refresh_token));
       expect((await res).status).toBe(401);
       expect((await res).body.error.code).toBe('REFRESH_TOKEN_INVALID');
       expect(await tokensOf(db(), sid)).toEqual({ total: 1, unspent: 1 });
@@ -264,10 +265,7 @@ describe.each(backends)('concurrency on $name', (backend) => {
         });
       });
       expect(outcome).toMatchObject({ kind: 'rotated', sessionId: sid });
-      const block = t.request('POST', `/admin/users/${encodeURIComponent(phone)}/block`, { token: ADMIN_TOKEN });
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      await rotation.commit();
-      const blocked = await block;
+      const blocked = await rotation.commitWhile(t.request('POST', `/admin/users/${encodeURIComponent(phone)}/block`, { token: ADMIN_TOKEN }));
       expect(blocked.status).toBe(200);
       expect(blocked.body.sessions_revoked).toBe(1);
       // The rotation's new token belongs to the session the block ended: nothing live is left.

@@ -51,7 +51,7 @@ export function maskPhone(e164: string): string {
 }
 
 /** A run of 7–15 digits, alone or after a `+` (raw or URL-encoded): what a phone looks like in a URL. */
-const PHONE_IN_TEXT = /(?<!\d)(\+|%2[Bb])?(\d{4})(\d{1,9})(\d{2})(?!\d)/g;
+const PHONE_IN_TEXT = /(?<!\d)(\+|%2[Bb])?(\d{7,15})(?!\d)/g;
 
 /**
  * Masks everything in `text` that may be a phone number, as maskPhone does (`%2B7912*****89`,
@@ -59,6 +59,5 @@ const PHONE_IN_TEXT = /(?<!\d)(\+|%2[Bb])?(\d{4})(\d{1,9})(\d{2})(?!\d)/g;
  * filter, a page size) stay as they are.
  */
 export function maskPhonesInText(text: string): string {
-  return text.replace(PHONE_IN_TEXT, (_m, plus: string | undefined, head: string, middle: string, tail: string) =>
-    `${plus ?? ''}${head}${'*'.repeat(middle.length)}${tail}`);
+  return text.replace(PHONE_IN_TEXT, (_m, plus: string | undefined, digits: string) => `${plus ?? ''}${maskPhone(`+${digits}`).slice(1)}`);
 }

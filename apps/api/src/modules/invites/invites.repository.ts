@@ -88,6 +88,21 @@ export async function activateInvite(
   return { kind: 'contended' };
 }
 
+/**
+ * The CTE `chain(id, invited_by, depth)`: the owner of `code` and everyone above them, walking up
+ * `invited_by` to the root. The graph is a forest (no cycle ever commits), so the walk ends; the
+ * depth guard is belt and braces. Both statements of an activation walk it: the first to find the
+ * root to lock, the second (after the locks) to judge.
+ */
+function chainUpFrom(code: string) {
+  return sql`chain(id, invited_by, depth) as (
+      select id, invited_by, 0 from users where invite_code = ${code}
+      union all
+      select u.id, u.invited_by, c.depth + 1 from users u join chain c on u.id = c.invited_by
+      where c.depth < 100000
+    )`;
+}
+
 async function attemptActivation(
   trx: Transaction<Database>,
   a: { userId: string; code: string; now: Date; ip: string | null },
@@ -99,12 +114,7 @@ async function attemptActivation(
   // null when no user has the code (then only the caller's key is locked).
   const locked = await sql<{ root: string | null }>`
     with recursive
-    chain(id, invited_by, depth) as (
-      select id, invited_by, 0 from users where invite_code = ${code}
-      union all
-      select u.id, u.invited_by, c.depth + 1 from users u join chain c on u.id = c.invited_by
-      where c.depth < 100000
-    ),
+    ${chainUpFrom(code)},
     root as (select id from chain where invited_by is null limit 1),
     k as materialized (
       select hashtext(${userId}::text) as mine, r.id as root, hashtext(r.id::text) as theirs
@@ -129,21 +139,15 @@ async function attemptActivation(
 
   // The checks run in the order the outcomes are reported: the caller exists and has not
   // activated yet, the code exists, it is not the caller's own, and its owner was not invited
-  // (directly or through a chain) by the caller. The walk goes up from the owner through the
-  // users who invited them; the graph is a forest, so it ends; the depth guard is belt and braces.
-  // Only if the owner's root is still the one locked above is the activation allowed ('retry'
-  // otherwise). When every check passes the two rows are updated; the audit row records the
-  // outcome, whatever it is, except a retry.
+  // (directly or through a chain) by the caller — the caller is not in the owner's chain. Only if
+  // the chain's root is still the one locked above is the activation allowed ('retry' otherwise).
+  // When every check passes the two rows are updated; the audit row records the outcome,
+  // whatever it is, except a retry.
   const result = await sql<{ kind: Verdict; updated: number; code: string | null }>`
     with recursive
     me as (select id, invited_by from users where id = ${userId}),
     owner as (select id, invite_code from users where invite_code = ${code}),
-    chain(id, invited_by, depth) as (
-      select u.id, u.invited_by, 0 from users u join owner o on u.id = o.id
-      union all
-      select u.id, u.invited_by, c.depth + 1 from users u join chain c on u.id = c.invited_by
-      where c.depth < 100000
-    ),
+    ${chainUpFrom(code)},
     verdict as (
       select case
         when not exists (select 1 from me) then 'not_found'

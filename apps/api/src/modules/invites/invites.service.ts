@@ -14,6 +14,11 @@ export const ACTIVATIONS_IN_FLIGHT_PER_CODE = 2;
 /** Activations of one code waiting in line, per process; beyond it: 503 with Retry-After. */
 export const ACTIVATIONS_WAITING_PER_CODE = 1000;
 
+const BUSY_MESSAGE = {
+  contended: 'The invite tree changed while this activation waited; try again.',
+  queue_full: 'Too many activations of this code at once; try again.',
+} as const;
+
 export const ACTIVATED_MESSAGE = "The other user's invite code was successfully activated in the user's profile.";
 
 export interface InviteService {
@@ -48,15 +53,12 @@ export function createInviteService(deps: {
       });
       // The audit event (`invite_activated`, or `invite_failed` with the outcome) is written by
       // the activation's own statement, in its transaction.
-      let outcome;
-      try {
-        outcome = await perCode.run(code, () => activateInvite(db, { userId, code, now: new Date(clock.now()), ip: ctx.ip }));
-      } catch (err) {
-        if (!(err instanceof GateFullError)) throw err;
-        // Not a failed guess either: nothing was looked up or written.
-        await limits.refund(key);
-        throw new AppError('SERVICE_UNAVAILABLE', 'Too many activations of this code at once; try again.', { retryAfterSeconds: 1 });
-      }
+      const outcome = await perCode
+        .run(code, () => activateInvite(db, { userId, code, now: new Date(clock.now()), ip: ctx.ip }))
+        .catch((err: unknown) => {
+          if (err instanceof GateFullError) return { kind: 'queue_full' } as const;
+          throw err;
+        });
       switch (outcome.kind) {
         case 'activated':
           metrics.inviteActivations.inc();
@@ -72,11 +74,10 @@ export function createInviteService(deps: {
         case 'cycle':
           throw new AppError('INVITE_CODE_CYCLE');
         case 'contended':
+        case 'queue_full':
           // Not a failed guess: give the unit back. Nothing was written (no audit row either).
           await limits.refund(key);
-          throw new AppError('SERVICE_UNAVAILABLE', 'The invite tree changed while this activation waited; try again.', {
-            retryAfterSeconds: 1,
-          });
+          throw new AppError('SERVICE_UNAVAILABLE', BUSY_MESSAGE[outcome.kind], { retryAfterSeconds: 1 });
       }
     },
   };
