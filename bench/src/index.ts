@@ -304,8 +304,8 @@ async function main(): Promise<void> {
     await analyze(db);
     log(`seeded in ${Date.now() - t} ms`);
 
-    const load: LoadOptions = { url: api.url, connections: o.connections, durationSeconds: o.duration, warmupSeconds: o.warmup };
-    const baseLoad: LoadOptions = { ...load, url: baseline.url };
+    const load: LoadOptions = { url: api.url, connections: o.connections, durationSeconds: o.duration, warmupSeconds: o.warmup, serverPid: api.child.pid };
+    const baseLoad: LoadOptions = { ...load, url: baseline.url, serverPid: baseline.child.pid };
     let fresh = 0;
 
     let si = 0;

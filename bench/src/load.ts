@@ -1,4 +1,5 @@
 import autocannon from 'autocannon';
+import { cpuBetween, sampleCpu } from './cpu.js';
 
 export interface Measured {
   name: string;
@@ -16,6 +17,12 @@ export interface Measured {
   timeouts: number;
   non2xx: number;
   statusCodes: Record<string, number>;
+  /**
+   * CPU per request in µs over the measured run: the server under test (API or baseline) and all
+   * of Postgres (same machine only). Absent where /proc is not available.
+   */
+  serverCpuUs?: number;
+  postgresCpuUs?: number;
   /** Set when the run ended early because its pool of one-time inputs (codes, tokens) ran out. */
   stoppedEarly?: string;
   note?: string;
@@ -37,6 +44,8 @@ export interface LoadOptions {
   connections: number;
   durationSeconds: number;
   warmupSeconds: number;
+  /** The server's process id, for its CPU per request. */
+  serverPid?: number;
 }
 
 async function run(s: Scenario, o: LoadOptions, seconds: number): Promise<autocannon.Result & { stoppedEarly?: string }> {
@@ -86,7 +95,12 @@ async function run(s: Scenario, o: LoadOptions, seconds: number): Promise<autoca
 /** Warm-up (results discarded), then the measured run with the same connections. */
 export async function measure(s: Scenario, o: LoadOptions): Promise<Measured> {
   if (o.warmupSeconds > 0) await run(s, o, o.warmupSeconds);
+  const before = sampleCpu(o.serverPid);
   const r = await run(s, o, o.durationSeconds);
+  const cpu = cpuBetween(before, sampleCpu(o.serverPid));
+  const perRequest = (ms: number | null) => (ms === null || r.requests.total === 0 ? undefined : Math.round((ms * 1000) / r.requests.total));
+  const serverCpuUs = perRequest(cpu.serverMs);
+  const postgresCpuUs = perRequest(cpu.postgresMs);
   const statusCodes: Record<string, number> = {};
   for (const [code, v] of Object.entries(r.statusCodeStats ?? {})) statusCodes[code] = (v as { count: number }).count;
   const seconds = r.duration;
@@ -107,6 +121,8 @@ export async function measure(s: Scenario, o: LoadOptions): Promise<Measured> {
     timeouts: r.timeouts,
     non2xx: r.non2xx,
     statusCodes,
+    ...(serverCpuUs !== undefined ? { serverCpuUs } : {}),
+    ...(postgresCpuUs !== undefined ? { postgresCpuUs } : {}),
     ...(r.stoppedEarly ? { stoppedEarly: r.stoppedEarly } : {}),
     ...(s.note ? { note: s.note } : {}),
   };

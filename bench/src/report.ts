@@ -34,6 +34,16 @@ const median = (xs: number[]) => {
   return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 };
 
+/** Medians of the per-round CPU per request, where every round measured it. */
+function cpuMedians(ms: Measured[]): Pick<Measured, 'serverCpuUs' | 'postgresCpuUs'> {
+  const out: Pick<Measured, 'serverCpuUs' | 'postgresCpuUs'> = {};
+  for (const key of ['serverCpuUs', 'postgresCpuUs'] as const) {
+    const xs = ms.map((m) => m[key]);
+    if (xs.every((x): x is number => x !== undefined)) out[key] = Math.round(median(xs));
+  }
+  return out;
+}
+
 /**
  * One row per scenario from interleaved rounds: the median of req/s and latencies, errors summed,
  * and the median of the per-round ratios to that round's baselines.
@@ -61,6 +71,7 @@ export function aggregateRounds(runs: { round: number; m: Measured }[]): Endpoin
       timeouts: sum((m) => m.timeouts),
       non2xx: sum((m) => m.non2xx),
       statusCodes: codes,
+      ...cpuMedians(mine.map((r) => r.m)),
       ...(stopped ? { stoppedEarly: stopped } : {}),
       vsConstant: r2(median(mine.map((r) => r.m.rps / baseOf('baseline: constant', r.round)))),
       vsSelect: r2(median(mine.map((r) => r.m.rps / baseOf('baseline: one select', r.round)))),
@@ -145,12 +156,14 @@ export function evaluateTargets(rows: EndpointRow[], scale: ScaleRow[]): Target[
 
 export function markdown(rows: EndpointRow[], scale: ScaleRow[], targets: Target[], header: string): string {
   const out: string[] = [header, ''];
-  out.push('| endpoint | req/s | p50 ms | p99 ms | errors | non-2xx | vs constant | vs one-select |');
-  out.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+  out.push('| endpoint | req/s | p50 ms | p99 ms | errors | non-2xx | vs constant | vs one-select | server CPU µs/req | Postgres CPU µs/req |');
+  out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const orDash = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? String(x) : '—'); // not measured (--only, no /proc)
   for (const r of rows) {
     const early = r.stoppedEarly ? ' ¹' : '';
-    const ratio = (x: number) => (Number.isFinite(x) ? String(x) : '—'); // that baseline was not measured (--only)
-    out.push(`| ${r.name}${early} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.errors + r.timeouts} | ${r.non2xx} | ${ratio(r.vsConstant)} | ${ratio(r.vsSelect)} |`);
+    out.push(
+      `| ${r.name}${early} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.errors + r.timeouts} | ${r.non2xx} | ${orDash(r.vsConstant)} | ${orDash(r.vsSelect)} | ${orDash(r.serverCpuUs)} | ${orDash(r.postgresCpuUs)} |`,
+    );
   }
   if (rows.some((r) => r.stoppedEarly)) out.push('', '¹ stopped early: its one-time inputs (codes or tokens) ran out.');
   if (scale.length) {
