@@ -47,17 +47,15 @@ export function createProfileService(deps: { db: Kysely<Database> }): ProfileSer
       // The token outlived its user (deleted by an operator): treat as not authenticated.
       if (!row) throw new AppError('UNAUTHORIZED');
       if (!row.session_active) throw new AppError('SESSION_REVOKED');
-      if (row.blocked_at) throw new AppError('USER_BLOCKED');
-      const first = row.invitees.slice(0, PROFILE_INVITEES_LIMIT);
+      if (row.blocked) throw new AppError('USER_BLOCKED');
       const more = row.invitees.length > PROFILE_INVITEES_LIMIT;
-      const last = first[first.length - 1];
       return {
         phone_number: row.phone_number,
         invite_code: row.invite_code,
         other_profile_invite_code: row.other_profile_invite_code,
-        invited_users: first.map((i) => i.phone_number),
+        invited_users: more ? row.invitees.slice(0, PROFILE_INVITEES_LIMIT) : row.invitees,
         invited_users_count: row.invited_count,
-        invited_users_next_cursor: more && last ? encodeCursor(last.id) : null,
+        invited_users_next_cursor: more && row.cursor_id ? encodeCursor(row.cursor_id) : null,
       };
     },
 

@@ -4,13 +4,15 @@ import type { Database } from '../../db/types.js';
 export interface ProfileRow {
   /** The access token's session exists, belongs to the user and is not revoked. */
   session_active: boolean;
+  blocked: boolean;
   phone_number: string;
   invite_code: string;
-  blocked_at: Date | null;
   invited_count: number;
   other_profile_invite_code: string | null;
-  /** Up to `limit + 1` invitees, oldest activation first (one extra tells whether more exist). */
-  invitees: { phone_number: string; id: string }[];
+  /** Phones of up to `limit + 1` invitees, oldest activation first (one extra tells whether more exist). */
+  invitees: string[];
+  /** The id of the `limit`-th invitee: where the next page starts when there are more. */
+  cursor_id: string | null;
 }
 
 /**
@@ -29,7 +31,7 @@ const sessionActive = (userId: string, sessionId: string) =>
 
 /**
  * The whole profile in one round trip: whether the session is live, the user, the inviter's code
- * and the first invitees. No row: the user is gone.
+ * and the first invitees' phones. No row: the user is gone.
  */
 export async function loadProfile(
   db: Kysely<Database>,
@@ -37,28 +39,38 @@ export async function loadProfile(
   limit: number,
 ): Promise<ProfileRow | undefined> {
   const result = await profileStatement(who, limit).execute(db);
-  const row = result.rows[0];
-  if (!row) return undefined;
-  // PGlite returns json as parsed values already; pg too. Be defensive about strings.
-  const invitees = typeof row.invitees === 'string' ? (JSON.parse(row.invitees) as ProfileRow['invitees']) : row.invitees;
-  return { ...row, invitees };
+  const profile = result.rows[0]?.profile;
+  if (profile === undefined) return undefined;
+  // pg and PGlite both parse json columns; be defensive about strings.
+  return typeof profile === 'string' ? (JSON.parse(profile) as ProfileRow) : profile;
 }
 
-/** loadProfile's statement (exported so tests can look at its plan). */
+/**
+ * loadProfile's statement (exported so tests can look at its plan). One json column rather than
+ * a column per field: the driver describes, and builds parsers for, every column of every
+ * execution, which cost more API CPU than the JSON (bench: GET /profile/, see optimisations.json).
+ */
 export function profileStatement(who: { userId: string; sessionId: string }, limit: number) {
   const { userId } = who;
-  return sql<ProfileRow>`
-    select ${sessionActive(userId, who.sessionId)} as session_active, u.phone_number, u.invite_code, u.blocked_at, u.invited_count,
-      (select i.invite_code from users i where i.id = u.invited_by) as other_profile_invite_code,
-      coalesce((
-        select json_agg(json_build_object('phone_number', x.phone_number, 'id', x.id)
-                        order by x.invite_activated_at, x.id)
-        from (select v.phone_number, v.id, v.invite_activated_at from users v
-              where v.invited_by = u.id
-              order by v.invite_activated_at, v.id
-              limit ${limit + 1}) x
-      ), '[]'::json) as invitees
+  return sql<{ profile: ProfileRow | string }>`
+    select json_build_object(
+      'session_active', ${sessionActive(userId, who.sessionId)},
+      'blocked', u.blocked_at is not null,
+      'phone_number', u.phone_number,
+      'invite_code', u.invite_code,
+      'invited_count', u.invited_count,
+      'other_profile_invite_code', (select i.invite_code from users i where i.id = u.invited_by),
+      'invitees', coalesce(x.phones, '[]'::json),
+      'cursor_id', x.cursor_id) as profile
     from users u
+    left join lateral (
+      select json_agg(p.phone_number order by p.invite_activated_at, p.id) as phones,
+             (array_agg(p.id order by p.invite_activated_at, p.id))[${limit}::int] as cursor_id
+      from (select v.phone_number, v.id, v.invite_activated_at from users v
+            where v.invited_by = u.id
+            order by v.invite_activated_at, v.id
+            limit ${limit + 1}) p
+    ) x on true
     where u.id = ${userId}`;
 }
 
