@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { errorStatus, type ErrorBody, type ErrorCode } from '@phone-auth/contract';
 import cors from '@fastify/cors';
@@ -8,6 +8,7 @@ import type { Deps } from './deps.js';
 import { frameworkErrorHandler, registerErrorHandling } from './http/error-handler.js';
 import { registerOps } from './http/ops.js';
 import { registerApiRoutes } from './http/router.js';
+import { requestLoggerFactory } from './lib/request-logger.js';
 
 /** Bodies larger than this are refused with 413 PAYLOAD_TOO_LARGE. */
 export const BODY_LIMIT_BYTES = 16 * 1024;
@@ -55,6 +56,15 @@ class AccessLog extends LogController {
   }
 }
 
+const kReply = Symbol('reply');
+type ResponseWithReply = ServerResponse & { [kReply]?: FastifyReply };
+
+/** 'close' listener of every response (one shared function, no closure per request). */
+function logIfAborted(this: ResponseWithReply): void {
+  const reply = this[kReply];
+  if (reply && !this.writableFinished) reply.log.info({ req: reply.request, responseTime: reply.elapsedTime }, 'request aborted');
+}
+
 /**
  * Builds the Fastify app from its dependencies. Never listens: server.ts does that, and tests
  * call `app.listen({ port: 0 })` or `app.inject`.
@@ -73,6 +83,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     },
     requestTimeout: 30_000,
     logController: new AccessLog(),
+    childLoggerFactory: requestLoggerFactory,
     // While closing, requests that still arrive on open keep-alive connections are served (with
     // `Connection: close`) rather than refused with Fastify's own non-spec 503 body; readiness
     // already answers 503 so balancers stop routing here (http/ops.ts).
@@ -84,14 +95,16 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   // Only JSON bodies are understood; anything else is 415, not a confusing validation error.
   app.removeContentTypeParser(['text/plain']);
 
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback-style hooks here and in ops.ts: an async hook costs a promise and a microtask turn
+  // on every request.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     // The connection closed before the response was sent (the client gave up): no "request
     // completed" will follow, so the access log gets this line instead. (Fastify's onRequestAbort
     // fires only while the request body is still arriving.)
-    reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished) reply.log.info({ req: request, responseTime: reply.elapsedTime }, 'request aborted');
-    });
+    (reply.raw as ResponseWithReply)[kReply] = reply;
+    reply.raw.on('close', logIfAborted);
+    done();
   });
 
   registerErrorHandling(app);

@@ -29,12 +29,14 @@ export async function registerOps(app: FastifyInstance, deps: Pick<Deps, 'config
     closing = true;
     deps.services.health.markShuttingDown();
   });
-  app.addHook('onSend', async (_request, reply) => {
+  // (Callback-style hooks: no promise per request.)
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
+    done(null, payload);
   });
 
   if (config.ops.metricsEnabled) {
-    app.addHook('onResponse', async (request, reply) => {
+    app.addHook('onResponse', (request, reply, done) => {
       metrics.httpRequestDuration.observe(
         {
           method: request.method,
@@ -44,6 +46,7 @@ export async function registerOps(app: FastifyInstance, deps: Pick<Deps, 'config
         },
         reply.elapsedTime / 1000,
       );
+      done();
     });
     app.get('/metrics', async (_request, reply) => {
       reply.header('content-type', metrics.registry.contentType);
