@@ -1,7 +1,9 @@
 import { sql } from 'kysely';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresRedis, type Backend } from './support/backends.js';
 import { startApp, type TestApp } from './support/app.js';
+import { preparingPool } from '../src/db/database.js';
 
 /**
  * DATABASE_PREPARED_STATEMENTS (default true): on Postgres every statement runs as a named
@@ -58,5 +60,37 @@ describe.runIf(postgresRedis)('prepared statements on postgres+redis', () => {
       expect((await t.request('GET', '/profile/', { token: access_token })).status).toBe(200);
       expect((await preparedAfter(t, 'select 41 + 1')).names).toEqual([]);
     });
+  });
+
+  it('hands Kysely the same client object for a pooled connection every time it is checked out', async () => {
+    // Kysely remembers a connection object per client it is given: a new one per checkout would
+    // be a new object (and a new entry in Kysely's map) for every statement.
+    const pool = new pg.Pool({ connectionString: process.env.TEST_DATABASE_URL, max: 2 });
+    const wrapped = preparingPool(pool);
+    const out = new Set<{ release(): void }>();
+    const checkout = async () => {
+      const c = await wrapped.connect();
+      out.add(c);
+      return c;
+    };
+    const checkin = (c: { release(): void }) => {
+      out.delete(c);
+      c.release();
+    };
+    try {
+      const a = await checkout();
+      const b = await checkout();
+      expect(a).not.toBe(b);
+      checkin(a);
+      checkin(b);
+      const again = [await checkout(), await checkout()];
+      expect(again).toContain(a);
+      expect(again).toContain(b);
+      const { rows } = await again[0]!.query('select $1::int + 1 as n', [41]);
+      expect(rows).toEqual([{ n: 42 }]);
+    } finally {
+      for (const c of out) c.release();
+      await pool.end();
+    }
   });
 });

@@ -45,15 +45,26 @@ export function preparingPool(pool: pg.Pool): PostgresPool {
     }
     return name;
   };
+  // One wrapper per pooled connection, made once: Kysely keeps its own connection object per
+  // client it is handed (a WeakMap keyed by it), so a new wrapper on every checkout would make it
+  // build and remember a new one for every statement.
+  const wrappers = new WeakMap<pg.PoolClient, PostgresPoolClient>();
+  const wrap = (client: pg.PoolClient) =>
+    ({
+      query: (text: string | object, values?: unknown[]) =>
+        // A cursor (Kysely's stream()) is passed through as it is.
+        typeof text === 'string' ? client.query({ name: nameOf(text), text, values }) : client.query(text as never),
+      release: (err?: Error | boolean) => client.release(err),
+    }) as unknown as PostgresPoolClient;
   return {
     async connect() {
       const client = await pool.connect();
-      return {
-        query: (text: string | object, values?: unknown[]) =>
-          // A cursor (Kysely's stream()) is passed through as it is.
-          typeof text === 'string' ? client.query({ name: nameOf(text), text, values }) : client.query(text as never),
-        release: (err?: Error | boolean) => client.release(err),
-      } as unknown as PostgresPoolClient;
+      let wrapper = wrappers.get(client);
+      if (!wrapper) {
+        wrapper = wrap(client);
+        wrappers.set(client, wrapper);
+      }
+      return wrapper;
     },
     end: () => pool.end(),
   };
