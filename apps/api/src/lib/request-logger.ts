@@ -25,22 +25,26 @@ export class RequestLogger {
   constructor(parent: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions) {
     this.#parent = parent;
     this.#bindings = bindings;
-    // Fastify passes every route's log level, usually the parent's own: not passing it on then
-    // spares pino rebuilding the child's log methods.
-    const { level, ...rest } = options;
-    this.#options = level !== undefined && level !== parent.level ? options : rest;
-    this.level = level ?? parent.level;
+    this.#options = options;
+    this.level = options.level ?? parent.level;
     this.#threshold = LEVEL_VALUES[this.level] ?? LEVEL_VALUES.info!;
   }
 
   /** The pino child, made on first use. */
   #logger(): FastifyBaseLogger {
-    return (this.#child ??= this.#parent.child(this.#bindings, this.#options));
+    if (!this.#child) {
+      // Fastify passes every route's log level, usually the parent's own: not passing that on
+      // spares pino rebuilding the child's log methods.
+      const { level, ...rest } = this.#options;
+      this.#child = this.#parent.child(this.#bindings, level !== undefined && level !== this.#parent.level ? this.#options : rest);
+    }
+    return this.#child;
   }
 
   #write(level: Level, args: unknown[]): void {
     if (LEVEL_VALUES[level]! < this.#threshold) return;
-    (this.#logger()[level] as (...a: unknown[]) => void)(...args);
+    const logger = this.#logger();
+    (logger[level] as (...a: unknown[]) => void).apply(logger, args);
   }
 
   fatal(...args: unknown[]): void {
