@@ -150,6 +150,19 @@ describe.each(backends)('profile and invites on $name', (backend) => {
     }
   });
 
+  it('lists each invitee with the time of its activation, to the millisecond, in UTC', async () => {
+    const owner = await t.login(phone());
+    const code = (await profileOf(owner.access_token)).invite_code;
+    const p = phone();
+    const u = await t.login(p);
+    const at = t.clock.now() + 12_345; // not a whole second: the milliseconds must survive
+    t.clock.set(at);
+    expect((await activate(u.access_token, code)).status).toBe(200);
+    const res = await t.request('GET', '/profile/invited-users', { token: owner.access_token });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ items: [{ phone_number: p, activated_at: new Date(at).toISOString() }], next_cursor: null });
+  });
+
   describe('with more than 100 invitees', () => {
     let owner: { access_token: string };
     const invitees: string[] = [];

@@ -61,13 +61,12 @@ export function createProfileService(deps: { db: Kysely<Database> }): ProfileSer
 
     async invitedUsers(caller, query) {
       const afterId = query.cursor ? decodeCursor(query.cursor) : null;
-      const { session_active, invitees: rows } = await listInvitees(db, caller, { limit: query.limit, afterId });
-      if (!session_active) throw new AppError('SESSION_REVOKED');
-      const page = rows.slice(0, query.limit);
-      const last = page[page.length - 1];
+      const page = await listInvitees(db, caller, { limit: query.limit, afterId });
+      if (!page.session_active) throw new AppError('SESSION_REVOKED');
+      const more = page.items.length > query.limit;
       return {
-        items: page.map((r) => ({ phone_number: r.phone_number, activated_at: r.activated_at.toISOString() })),
-        next_cursor: rows.length > query.limit && last ? encodeCursor(last.id) : null,
+        items: more ? page.items.slice(0, query.limit) : page.items,
+        next_cursor: more && page.cursor_id ? encodeCursor(page.cursor_id) : null,
       };
     },
   };
