@@ -222,7 +222,12 @@ describe('faults: Redis and Postgres go away under load', () => {
     const workers = Array.from({ length: WORKERS }, (_, i) => worker(i + 1));
     const recovery: Record<string, number> = {};
 
-    await sleep(1_000);
+    // Healthy first: until 50 requests have been served (not a fixed time, so a slow machine
+    // does not fail the check that the service worked before the faults).
+    const healthyStarted = Date.now();
+    while (outcomes.filter((o) => o.phase === 'healthy' && o.status === 200).length <= 50 && Date.now() - healthyStarted < 15_000) {
+      await sleep(50);
+    }
 
     phase = 'redis down';
     await redis.stop();
