@@ -137,7 +137,6 @@ function options() {
   };
 }
 
-
 /** --only: known scenario names, or a message naming the unknown ones. */
 function onlyNames(raw: string): Set<string> {
   const names = raw.split(',').map((s) => s.trim()).filter(Boolean);

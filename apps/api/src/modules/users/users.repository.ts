@@ -39,13 +39,11 @@ export async function loadProfile(
   limit: number,
 ): Promise<ProfileRow | undefined> {
   const result = await db.executeQuery(profileQuery(db, who, limit));
-  const profile = result.rows[0]?.profile;
-  if (profile === undefined) return undefined;
-  // pg and PGlite both parse json columns; be defensive about strings.
-  return typeof profile === 'string' ? (JSON.parse(profile) as ProfileRow) : profile;
+  // pg and PGlite both hand json columns over parsed.
+  return result.rows[0]?.profile;
 }
 
-type ProfileResult = { profile: ProfileRow | string };
+type ProfileResult = { profile: ProfileRow };
 
 /** Stand-ins for the ids while compiling (no id looks like them). */
 const USER_ID = '\u0000user_id';
@@ -118,9 +116,8 @@ export async function listInvitees(
   opts: { limit: number; afterId: string | null },
 ): Promise<InviteePage> {
   const result = await inviteePageStatement(who, opts).execute(db);
-  const page = result.rows[0]?.page;
-  if (page === undefined) return { session_active: false, items: [], cursor_id: null };
-  return typeof page === 'string' ? (JSON.parse(page) as InviteePage) : page;
+  // One row always (grouped by the one-row session check), its json parsed by the driver.
+  return result.rows[0]?.page ?? { session_active: false, items: [], cursor_id: null };
 }
 
 /**
@@ -136,7 +133,7 @@ export function inviteePageStatement(who: { userId: string; sessionId: string },
         select c.invite_activated_at, c.id from users c
         where c.id = ${opts.afterId}::uuid and c.invited_by is not distinct from ${inviterId}::uuid)`
     : sql``;
-  return sql<{ page: InviteePage | string }>`
+  return sql<{ page: InviteePage }>`
     select json_build_object(
       'session_active', a.session_active,
       'items', coalesce(json_agg(json_build_object(
