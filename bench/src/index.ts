@@ -4,11 +4,11 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
 import { summariseProfile, type ProfileSummary } from './cpu-profile.js';
 import { measure, type LoadOptions, type Measured, type Scenario } from './load.js';
-import { freePort, runCommand, startNode, type Started } from './processes.js';
+import { loginAll, type Tokens } from './http.js';
+import { apiEnvironment, freePort, runCommand, startNode, type Started } from './processes.js';
+import { parseOptions, UsageError, USAGE } from './options.js';
 import { aggregateRounds, evaluateTargets, markdown, scaleRows, type ScaleRow } from './report.js';
 import {
   analyze,
@@ -16,6 +16,7 @@ import {
   settle,
   createDatabase,
   cursorAfter,
+  deleteRedisPrefix,
   dropDatabase,
   freshPhoneOf,
   openDb,
@@ -31,177 +32,12 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BENCH_DIR = path.resolve(HERE, '..');
 const ROOT = path.resolve(BENCH_DIR, '..');
 
-const SCENARIOS = ['constant', 'select', 'profile', 'invited-users', 'request-code', 'login', 'refresh', 'activate'];
-
-const USAGE = `pnpm bench [options]
-
-  --quick                 1 s warm-up + 3 s per endpoint, baselines once: the whole run in under a minute
-  --duration <s>          measured seconds per endpoint (default 10; quick 3)
-  --warmup <s>            warm-up seconds before each measurement (default 3; quick 1)
-  --connections <n>       concurrent connections (default 64)
-  --rounds <n>            measure every endpoint and baseline this many times, interleaved; medians
-                          are reported (default 3; quick 1)
-  --users <n>             users in the seeded invite tree (default 10000)
-  --pool <n>              DATABASE_POOL_SIZE of the API and of the one-select baseline (default 24,
-                          the size that measured best here; the API's own default is 10)
-  --scale-invitees        profile and invited-users for inviters with 0 / 1 000 / 100 000 invitees
-  --scale-users           login (and profile) with 10 000 vs --large-users users in the table
-  --large-users <n>       table size of the second --scale-users step (default 1000000)
-  --cpu-prof              run the API under node --cpu-prof and summarise the profile
-  --only <names>          comma-separated: ${SCENARIOS.join(',')}
-  --env KEY=VALUE         extra environment for the API (repeatable), e.g. DATABASE_POOL_SIZE=20
-  --label <text>          stored in the results (what this run is about)
-  --no-build              do not build before running
-  --no-write              print only, do not write bench/results
-  --keep-db               keep the bench database (and Redis keys) for inspection instead of dropping them
-  --database-url <url>    Postgres to create the bench database in (default postgres://postgres@127.0.0.1:5432/postgres)
-  --redis-url <url>       Redis (default redis://127.0.0.1:6379); only keys under the run's own prefix are touched
-`;
-
-/** A bad flag: reported as a message and the usage, without a stack trace. */
-class UsageError extends Error {}
-
-/** Runs `parse`, turning parseArgs's unknown-flag and missing-value errors into usage errors. */
-function usageErrors<T>(parse: () => T): T {
-  try {
-    return parse();
-  } catch (err) {
-    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS_')) throw new UsageError((err as Error).message);
-    throw err;
-  }
-}
-
-function options() {
-  const { values } = usageErrors(() => parseArgs({
-    options: {
-      quick: { type: 'boolean', default: false },
-      duration: { type: 'string' },
-      warmup: { type: 'string' },
-      connections: { type: 'string', default: '64' },
-      rounds: { type: 'string' },
-      users: { type: 'string', default: '10000' },
-      pool: { type: 'string', default: '24' },
-      'scale-invitees': { type: 'boolean', default: false },
-      'scale-users': { type: 'boolean', default: false },
-      'large-users': { type: 'string', default: '1000000' },
-      'cpu-prof': { type: 'boolean', default: false },
-      only: { type: 'string' },
-      env: { type: 'string', multiple: true, default: [] },
-      label: { type: 'string', default: '' },
-      'no-build': { type: 'boolean', default: false },
-      'no-write': { type: 'boolean', default: false },
-      'keep-db': { type: 'boolean', default: false },
-      'database-url': { type: 'string', default: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
-      'redis-url': { type: 'string', default: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' },
-      help: { type: 'boolean', default: false },
-    },
-    allowPositionals: false,
-  }));
-  if (values.help) {
-    process.stdout.write(USAGE);
-    process.exit(0);
-  }
-  const int = (v: string | undefined, def: number, name: string) => {
-    const n = v === undefined ? def : Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a whole number`);
-    return n;
-  };
-  const apiEnv: Record<string, string> = {};
-  for (const kv of values.env) {
-    const i = kv.indexOf('=');
-    if (i <= 0) throw new UsageError(`--env ${kv}: expected KEY=VALUE`);
-    apiEnv[kv.slice(0, i)] = kv.slice(i + 1);
-  }
-  const users = int(values.users, 10_000, 'users');
-  if (users < 100 || users > 5_000_000) throw new UsageError('--users must be between 100 and 5000000');
-  return {
-    quick: values.quick,
-    duration: int(values.duration, values.quick ? 3 : 10, 'duration'),
-    warmup: int(values.warmup, values.quick ? 1 : 3, 'warmup'),
-    connections: int(values.connections, 64, 'connections'),
-    rounds: Math.max(1, int(values.rounds, values.quick ? 1 : 3, 'rounds')),
-    users,
-    pool: Math.max(1, int(values.pool, 24, 'pool')),
-    scaleInvitees: values['scale-invitees'],
-    scaleUsers: values['scale-users'],
-    largeUsers: int(values['large-users'], 1_000_000, 'large-users'),
-    cpuProf: values['cpu-prof'],
-    only: values.only ? onlyNames(values.only) : null,
-    apiEnv,
-    label: values.label,
-    build: !values['no-build'],
-    write: !values['no-write'],
-    keepDb: values['keep-db'],
-    databaseUrl: values['database-url'],
-    redisUrl: values['redis-url'],
-  };
-}
-
-/** --only: known scenario names, or a message naming the unknown ones. */
-function onlyNames(raw: string): Set<string> {
-  const names = raw.split(',').map((s) => s.trim()).filter(Boolean);
-  const unknown = names.filter((n) => !SCENARIOS.includes(n));
-  if (names.length === 0 || unknown.length) {
-    throw new UsageError(`--only: unknown scenario ${unknown.map((n) => `"${n}"`).join(', ') || '(none given)'}; choose from ${SCENARIOS.join(', ')}`);
-  }
-  return new Set(names);
-}
-
 const log = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
 function dbUrl(adminUrl: string, name: string): string {
   const u = new URL(adminUrl);
   u.pathname = `/${name}`;
   return u.toString();
-}
-
-async function json<T>(res: Response): Promise<T> {
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${res.status} ${text}`);
-  return JSON.parse(text) as T;
-}
-
-interface Tokens {
-  access_token: string;
-  refresh_token: string;
-}
-
-/** Logs phones in through the public API (POST then PUT /auth/), `concurrency` at a time. */
-async function loginAll(base: string, phones: string[], concurrency = 16): Promise<Tokens[]> {
-  const out: Tokens[] = new Array(phones.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < phones.length) {
-      const i = next++;
-      const phone = phones[i] as string;
-      const headers = { 'content-type': 'application/json' };
-      const { otp_code } = await json<{ otp_code: string }>(
-        await fetch(`${base}/auth/`, { method: 'POST', headers, body: JSON.stringify({ phone_number: phone }) }),
-      );
-      out[i] = await json<Tokens>(
-        await fetch(`${base}/auth/`, { method: 'PUT', headers, body: JSON.stringify({ phone_number: phone, otp_code }) }),
-      );
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return out;
-}
-
-async function deleteRedisPrefix(url: string, prefix: string): Promise<number> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  await redis.connect();
-  let deleted = 0;
-  try {
-    let cursor = '0';
-    do {
-      const [nextCursor, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = nextCursor;
-      if (keys.length) deleted += await redis.unlink(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-  return deleted;
 }
 
 function gitCommit(): string {
@@ -215,7 +51,11 @@ function gitCommit(): string {
 }
 
 async function main(): Promise<void> {
-  const o = options();
+  const o = parseOptions(process.argv.slice(2), process.env);
+  if (o.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
   const started = new Date();
   const stamp = started.toISOString().replace(/:/g, '').replace(/\..*/, 'Z');
   const runId = `${Date.now()}`;
@@ -247,30 +87,15 @@ async function main(): Promise<void> {
 
   try {
     const apiPort = await freePort();
-    const apiEnv: Record<string, string> = {
-      NODE_ENV: 'production',
-      PORT: String(apiPort),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      DATA_DIR: path.join(work, 'data'),
-      DATABASE_URL: url,
-      REDIS_URL: o.redisUrl,
-      REDIS_KEY_PREFIX: redisPrefix,
-      MIGRATE_ON_START: 'true',
-      // Codes come back in the response (console provider), live long enough to be used later in
-      // the run, and every per-IP / per-phone limit is far above what the run sends from one IP.
-      SMS_PROVIDER: 'console',
-      OTP_EXPOSE_IN_RESPONSE: 'true',
-      OTP_TTL_SECONDS: '3600',
-      OTP_RESEND_SECONDS: '0',
-      OTP_MAX_SENDS_PER_PHONE_PER_DAY: '10000',
-      RATE_LIMIT_REQUEST_CODE_PER_IP: '1000000',
-      RATE_LIMIT_VERIFY_CODE_PER_IP: '1000000',
-      RATE_LIMIT_REFRESH_PER_IP: '1000000',
-      INVITE_MAX_FAILURES: '10000',
-      DATABASE_POOL_SIZE: String(o.pool),
-      ...o.apiEnv,
-    };
+    const apiEnv = apiEnvironment({
+      port: apiPort,
+      dataDir: path.join(work, 'data'),
+      databaseUrl: url,
+      redisUrl: o.redisUrl,
+      redisKeyPrefix: redisPrefix,
+      pool: o.pool,
+      overrides: o.apiEnv,
+    });
     poolSize = Number(apiEnv.DATABASE_POOL_SIZE ?? 10);
     const nodeFlags = o.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
     log(`starting the API${o.cpuProf ? ' under --cpu-prof' : ''} (migrations run on start)`);
@@ -568,7 +393,7 @@ async function main(): Promise<void> {
     for (const f of profile.topFunctions.slice(0, 15)) process.stdout.write(`  ${f.percent.toString().padStart(5)}%  ${f.fn}  ${f.where}\n`);
   }
   if (o.write) {
-    const dir = path.join(BENCH_DIR, 'results');
+    const dir = o.resultsDir ? path.resolve(o.resultsDir) : path.join(BENCH_DIR, 'results');
     await mkdir(dir, { recursive: true });
     const base = `${stamp}${o.quick ? '-quick' : ''}`;
     await writeFile(
@@ -576,7 +401,7 @@ async function main(): Promise<void> {
       `${JSON.stringify({ meta, endpoints: rows, scale, targets, cpuProfile: profile, optimisations, rounds }, null, 2)}\n`,
     );
     await writeFile(path.join(dir, `${base}.md`), md);
-    log(`wrote bench/results/${base}.json and .md`);
+    log(`wrote ${path.relative(process.cwd(), path.join(dir, base))}.json and .md`);
   }
 }
 

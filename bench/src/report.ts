@@ -53,7 +53,8 @@ export function aggregateRounds(runs: { round: number; m: Measured }[]): Endpoin
   const baseOf = (name: string, round: number) => runs.find((r) => r.round === round && r.m.name === name)?.m.rps ?? NaN;
   return names.map((name) => {
     const mine = runs.filter((r) => r.m.name === name);
-    const first = mine[0]?.m as Measured;
+    // The first round's fields, less the CPU figures: those are medians of every round or absent.
+    const { serverCpuUs: _s, postgresCpuUs: _p, ...first } = mine[0]?.m as Measured;
     const sum = (f: (m: Measured) => number) => mine.reduce((a, r) => a + f(r.m), 0);
     const codes: Record<string, number> = {};
     for (const r of mine) for (const [c, n] of Object.entries(r.m.statusCodes)) codes[c] = (codes[c] ?? 0) + n;

@@ -1,4 +1,5 @@
 import { Kysely, PostgresDialect, sql, type RawBuilder } from 'kysely';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { Database } from '../../apps/api/src/db/types.js';
 
@@ -185,4 +186,22 @@ export async function countUsers(db: Kysely<Database>): Promise<number> {
 export function cursorAfter(n: number): string {
   const id = `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
   return Buffer.from(`u:${id}`).toString('base64url');
+}
+
+/** Deletes the run's keys (everything under its own prefix) and says how many there were. */
+export async function deleteRedisPrefix(url: string, prefix: string): Promise<number> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  let deleted = 0;
+  try {
+    let cursor = '0';
+    do {
+      const [nextCursor, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = nextCursor;
+      if (keys.length) deleted += await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+  return deleted;
 }

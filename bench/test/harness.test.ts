@@ -1,0 +1,200 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { json, loginAll } from '../src/http.js';
+import { apiEnvironment, freePort, startNode, type Started } from '../src/processes.js';
+import {
+  analyze,
+  createDatabase,
+  deleteRedisPrefix,
+  dropDatabase,
+  freshPhoneOf,
+  openDb,
+  phoneOf,
+  seedActivity,
+  seedTree,
+} from '../src/seed.js';
+
+/**
+ * The bench against real Postgres and Redis (TEST_DATABASE_URL, TEST_REDIS_URL — CI sets both;
+ * the bench is defined against them only, so without them these tests are skipped). Needs the
+ * compiled API (turbo builds it before this package's tests).
+ */
+const { TEST_DATABASE_URL: DATABASE_URL, TEST_REDIS_URL: REDIS_URL } = process.env;
+const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const SERVER_JS = path.resolve(BENCH_DIR, '../apps/api/dist/server.js');
+
+async function databaseExists(name: string): Promise<boolean> {
+  const c = new pg.Client({ connectionString: DATABASE_URL });
+  await c.connect();
+  try {
+    return (await c.query('select 1 from pg_database where datname = $1', [name])).rowCount === 1;
+  } finally {
+    await c.end();
+  }
+}
+
+async function redisKeys(pattern: string): Promise<string[]> {
+  const redis = new Redis(REDIS_URL as string);
+  try {
+    return await redis.keys(pattern);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+describe.skipIf(!DATABASE_URL || !REDIS_URL)('pnpm bench on real Postgres and Redis', () => {
+  beforeAll(() => {
+    if (!existsSync(SERVER_JS)) throw new Error(`${SERVER_JS} is missing: run pnpm build first`);
+  });
+
+  it('measures every endpoint and both baselines without a failed request, writes the results and leaves nothing behind', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-results-'));
+    try {
+      const args = ['--import', 'tsx', 'src/index.ts', '--no-build', '--users', '200', '--duration', '1', '--warmup', '0', '--rounds', '1',
+        '--connections', '8', '--label', 'harness test', '--results-dir', dir,
+        '--database-url', DATABASE_URL as string, '--redis-url', REDIS_URL as string];
+      const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) => {
+        execFile(process.execPath, args, { cwd: BENCH_DIR, timeout: 120_000 }, (err, stdout, stderr) =>
+          err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve({ stdout, stderr }));
+      });
+
+      const files = (await readdir(dir)).sort();
+      expect(files).toHaveLength(2);
+      expect(files[0]).toMatch(/^\d{4}-\d\d-\d\dT\d{6}Z\.json$/);
+      expect(files[1]).toBe(files[0]?.replace('.json', '.md'));
+      const results = JSON.parse(await readFile(path.join(dir, files[0] as string), 'utf8'));
+      expect(results.meta).toMatchObject({ mode: 'full', label: 'harness test', rounds: 1, connections: 8, seededUsers: 200 });
+      expect(results.endpoints.map((e: { name: string }) => e.name)).toEqual([
+        'baseline: constant', 'baseline: one select', 'GET /profile/', 'GET /profile/invited-users',
+        'POST /auth/', 'PUT /auth/', 'POST /auth/refresh', 'POST /profile/',
+      ]);
+      for (const e of results.endpoints) {
+        // Every endpoint really ran, and answered every request with 2xx: a broken scenario (a
+        // code that does not log in, a token that does not refresh) shows up here.
+        expect(e.requests, e.name).toBeGreaterThan(0);
+        expect({ name: e.name, errors: e.errors + e.timeouts, non2xx: e.non2xx }).toEqual({ name: e.name, errors: 0, non2xx: 0 });
+        expect(Object.keys(e.statusCodes).every((c) => c.startsWith('2')), e.name).toBe(true);
+      }
+      expect(results.endpoints[1].vsSelect).toBe(1);
+      expect(results.rounds).toHaveLength(8);
+      expect(results.targets.map((t: { target: string }) => t.target)).toContain('0 errors and 0 non-2xx');
+      expect(results.optimisations.length).toBeGreaterThan(0);
+      expect(await readFile(path.join(dir, files[1] as string), 'utf8')).toBe(stdout.trimStart());
+
+      const dbName = /dropping database (bench_\d+)/.exec(stderr)?.[1];
+      expect(dbName).toBeDefined();
+      expect(await databaseExists(dbName as string)).toBe(false);
+      expect(await redisKeys(`${dbName?.replace('_', ':')}:*`)).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 150_000);
+
+  it('refuses bad flags with the usage and exit code 2, before touching anything', async () => {
+    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = execFile(process.execPath, ['--import', 'tsx', 'src/index.ts', '--only', 'nope'], { cwd: BENCH_DIR }, (_err, _stdout, stderr) =>
+        resolve({ code: child.exitCode, stderr }));
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('pnpm bench: --only: unknown scenario "nope"');
+    expect(result.stderr).toContain('--quick');
+  });
+
+  describe('the seeded data is what the API itself would have written', () => {
+    const dbName = `bench_seed_test_${Date.now()}`;
+    const prefix = `${dbName}:`;
+    let api: Started;
+    let work: string;
+
+    beforeAll(async () => {
+      work = await mkdtemp(path.join(os.tmpdir(), 'bench-seed-'));
+      await createDatabase(DATABASE_URL as string, dbName);
+      const url = new URL(DATABASE_URL as string);
+      url.pathname = `/${dbName}`;
+      const port = await freePort();
+      api = await startNode({
+        name: 'api',
+        args: [SERVER_JS],
+        env: apiEnvironment({ port, dataDir: path.join(work, 'data'), databaseUrl: url.toString(), redisUrl: REDIS_URL as string, redisKeyPrefix: prefix, pool: 4 }),
+        port,
+        readyPath: '/.well-known/jwks.json',
+        logFile: path.join(work, 'api.log'),
+        cwd: BENCH_DIR,
+      });
+      // Migrated by the API on start; then 1 000 users seeded the way the bench does it.
+      const db = openDb(url.toString());
+      try {
+        await seedTree(db, 1, 1000, 1000);
+        await seedActivity(db, 1, 1000);
+        await analyze(db);
+      } finally {
+        await db.destroy();
+      }
+    });
+
+    afterAll(async () => {
+      await api?.stop();
+      await dropDatabase(DATABASE_URL as string, dbName);
+      await deleteRedisPrefix(REDIS_URL as string, prefix);
+      await rm(work, { recursive: true, force: true });
+    });
+
+    type Profile = { phone_number: string; invite_code: string; other_profile_invite_code: string | null; invited_users: string[]; invited_users_count: number };
+    const profileOf = async (token: string) =>
+      json<Profile>(await fetch(`${api.url}/profile/`, { headers: { authorization: `Bearer ${token}` } }));
+
+    it('seeded users log in and see their inviter, invitees, counts and activation times', async () => {
+      const [five, fiftySeven, oneFifty] = await loginAll(api.url, [phoneOf(5), phoneOf(57), phoneOf(150)]);
+      const p5 = await profileOf(five?.access_token as string);
+      expect(p5).toMatchObject({
+        phone_number: phoneOf(5),
+        other_profile_invite_code: null, // users 1–9 are the roots of the tree
+        invited_users: Array.from({ length: 10 }, (_, i) => phoneOf(50 + i)),
+        invited_users_count: 10,
+      });
+      const p57 = await profileOf(fiftySeven?.access_token as string);
+      expect(p57.other_profile_invite_code).toBe(p5.invite_code);
+      expect(p57.invited_users).toEqual(Array.from({ length: 10 }, (_, i) => phoneOf(570 + i)));
+      const p150 = await profileOf(oneFifty?.access_token as string);
+      expect(p150).toMatchObject({ invited_users: [], invited_users_count: 0 }); // 1500… are past the 1 000 seeded
+      expect(new Set([p5.invite_code, p57.invite_code, p150.invite_code]).size).toBe(3);
+      for (const code of [p5.invite_code, p57.invite_code, p150.invite_code]) expect(code).toMatch(/^[2-9A-HJKMNP-Z]{6}$/);
+
+      const page = await json<{ items: { phone_number: string; activated_at: string }[] }>(
+        await fetch(`${api.url}/profile/invited-users?limit=3`, { headers: { authorization: `Bearer ${five?.access_token}` } }),
+      );
+      expect(page.items).toEqual([50, 51, 52].map((n) => ({ phone_number: phoneOf(n), activated_at: `2026-01-01T00:00:${n}.000Z` })));
+    });
+
+    it('a new user activates a seeded code, and a seeded user refreshes and activates too', async () => {
+      const [fresh, oneFifty, seven] = await loginAll(api.url, [freshPhoneOf(1), phoneOf(150), phoneOf(7)]);
+      const p150 = await profileOf(oneFifty?.access_token as string);
+      const activate = (token: string, code: string) =>
+        fetch(`${api.url}/profile/`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ other_profile_invite_code: code }),
+        });
+      expect((await activate(fresh?.access_token as string, p150.invite_code)).status).toBe(200);
+      expect(await profileOf(oneFifty?.access_token as string)).toMatchObject({ invited_users: [freshPhoneOf(1)], invited_users_count: 1 });
+
+      // User 7 is a root (no inviter): it may still activate a code once — 150's, say.
+      expect((await activate(seven?.access_token as string, p150.invite_code)).status).toBe(200);
+      expect((await profileOf(oneFifty?.access_token as string)).invited_users_count).toBe(2);
+
+      const refreshed = await fetch(`${api.url}/auth/refresh`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ refresh_token: seven?.refresh_token }),
+      });
+      expect(refreshed.status).toBe(200);
+    });
+  });
+});
