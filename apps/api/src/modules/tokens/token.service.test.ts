@@ -48,6 +48,21 @@ describe('verified token cache', () => {
     expect(cache.get('d', 1_100_000)).toBeDefined();
   });
 
+  it('when full, sweeps for expired entries at most once a second; in between it evicts the oldest', () => {
+    const cache = createVerifiedTokenCache(3);
+    cache.set('a', claims(), 1_000_000);
+    cache.set('b', claims(), 1_000_000);
+    cache.set('x', claims({ exp: 1095 }), 1_000_000); // live until 1 100 000 (5 s tolerance)
+    cache.set('c', claims(), 1_099_600); // full: sweep (nothing expired yet), then the oldest ('a') goes
+    expect(cache.get('a', 1_099_600)).toBeUndefined();
+    cache.set('d', claims(), 1_100_100); // 'x' has expired, but the last sweep was 0.5 s ago: the oldest ('b') goes
+    expect(cache.size).toBe(3);
+    expect(cache.get('b', 1_100_100)).toBeUndefined();
+    cache.set('e', claims(), 1_100_700); // a second since the last sweep: 'x' is swept, nothing live is lost
+    expect(cache.size).toBe(3);
+    expect(['c', 'd', 'e'].map((t) => cache.get(t, 1_100_700) !== undefined)).toEqual([true, true, true]);
+  });
+
   it('holds nothing with size 0 (cache disabled)', () => {
     const cache = createVerifiedTokenCache(0);
     cache.set('t', claims(), 1_000_000);
