@@ -51,11 +51,13 @@ function gitCommit(): string {
 }
 
 async function main(): Promise<void> {
-  const o = parseOptions(process.argv.slice(2), process.env);
-  if (o.help) {
+  const args = process.argv.slice(2);
+  // --help wins over anything else on the line, valid or not.
+  if (args.includes('--help')) {
     process.stdout.write(USAGE);
     return;
   }
+  const o = parseOptions(args, process.env);
   const started = new Date();
   const stamp = started.toISOString().replace(/:/g, '').replace(/\..*/, 'Z');
   const runId = `${Date.now()}`;
@@ -77,6 +79,28 @@ async function main(): Promise<void> {
   const url = dbUrl(o.databaseUrl, dbName);
   const db = openDb(url);
   const servers: Started[] = [];
+  // Stops the servers and removes the run's database and Redis keys — once, whether the run ends,
+  // fails, or is interrupted (Ctrl-C, or a SIGTERM from whatever started it).
+  let cleaning: Promise<void> | undefined;
+  const cleanUp = () =>
+    (cleaning ??= (async () => {
+      for (const s of servers.reverse()) await s.stop();
+      await db.destroy();
+      if (o.keepDb) {
+        log(`kept database ${dbName} and redis keys under ${redisPrefix} (--keep-db)`);
+        return;
+      }
+      log(`dropping database ${dbName}`);
+      await dropDatabase(o.databaseUrl, dbName).catch((err: unknown) => log(`could not drop ${dbName}: ${String(err)}`));
+      const deleted = await deleteRedisPrefix(o.redisUrl, redisPrefix).catch(() => -1);
+      log(`deleted ${deleted} redis keys under ${redisPrefix}`);
+    })());
+  const onSignal = (signal: NodeJS.Signals) => {
+    log(`${signal}: stopping`);
+    void cleanUp().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const profileDir = path.join(work, 'cpu-prof');
 
   const rounds: { round: number; m: Measured }[] = [];
@@ -330,16 +354,9 @@ async function main(): Promise<void> {
     }
 
   } finally {
-    for (const s of servers.reverse()) await s.stop();
-    await db.destroy();
-    if (o.keepDb) {
-      log(`kept database ${dbName} and redis keys under ${redisPrefix} (--keep-db)`);
-    } else {
-      log(`dropping database ${dbName}`);
-      await dropDatabase(o.databaseUrl, dbName).catch((err: unknown) => log(`could not drop ${dbName}: ${String(err)}`));
-      const deleted = await deleteRedisPrefix(o.redisUrl, redisPrefix).catch(() => -1);
-      log(`deleted ${deleted} redis keys under ${redisPrefix}`);
-    }
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await cleanUp();
   }
 
   if (o.cpuProf && existsSync(profileDir)) {
@@ -393,7 +410,9 @@ async function main(): Promise<void> {
     for (const f of profile.topFunctions.slice(0, 15)) process.stdout.write(`  ${f.percent.toString().padStart(5)}%  ${f.fn}  ${f.where}\n`);
   }
   if (o.write) {
-    const dir = o.resultsDir ? path.resolve(o.resultsDir) : path.join(BENCH_DIR, 'results');
+    // A relative --results-dir is taken from where `pnpm bench` was run (pnpm runs the script in
+    // bench/ and says where it was called from in INIT_CWD).
+    const dir = o.resultsDir ? path.resolve(process.env.INIT_CWD ?? process.cwd(), o.resultsDir) : path.join(BENCH_DIR, 'results');
     await mkdir(dir, { recursive: true });
     const base = `${stamp}${o.quick ? '-quick' : ''}`;
     await writeFile(

@@ -22,7 +22,8 @@ export const USAGE = `pnpm bench [options]
   --label <text>          stored in the results (what this run is about)
   --no-build              do not build before running
   --no-write              print only, do not write bench/results
-  --results-dir <dir>     where the results files go (default bench/results)
+  --results-dir <dir>     where the .json and .md go (default bench/results; --cpu-prof profiles
+                          still go to bench/results/profiles)
   --keep-db               keep the bench database (and Redis keys) for inspection instead of dropping them
   --database-url <url>    Postgres to create the bench database in (default postgres://postgres@127.0.0.1:5432/postgres)
   --redis-url <url>       Redis (default redis://127.0.0.1:6379); only keys under the run's own prefix are touched

@@ -49,6 +49,31 @@ async function redisKeys(pattern: string): Promise<string[]> {
   }
 }
 
+/** Runs the bench's entry point as `pnpm bench` would, and says how it ended. */
+function runBench(args: string[], timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, ['--import', 'tsx', 'src/index.ts', ...args], { cwd: BENCH_DIR, timeout: timeoutMs }, (_err, stdout, stderr) =>
+      resolve({ code: child.exitCode, stdout, stderr }));
+  });
+}
+
+describe('pnpm bench on the command line', () => {
+  it('refuses bad flags with a message, the usage and exit code 2, before creating anything', async () => {
+    // The addresses point nowhere: a run that got as far as creating its database would fail differently.
+    const result = await runBench(['--only', 'nope', '--database-url', 'postgres://nobody@127.0.0.1:1/none']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('pnpm bench: --only: unknown scenario "nope"');
+    expect(result.stderr).toContain('--quick');
+    expect(result.stderr).not.toContain('creating database');
+  });
+
+  it('--help prints the usage and exits 0, whatever else is on the line', async () => {
+    const result = await runBench(['--only', 'nope', '--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^pnpm bench \[options\]/);
+  });
+});
+
 describe.skipIf(!DATABASE_URL || !REDIS_URL)('pnpm bench on real Postgres and Redis', () => {
   beforeAll(() => {
     if (!existsSync(SERVER_JS)) throw new Error(`${SERVER_JS} is missing: run pnpm build first`);
@@ -57,13 +82,14 @@ describe.skipIf(!DATABASE_URL || !REDIS_URL)('pnpm bench on real Postgres and Re
   it('measures every endpoint and both baselines without a failed request, writes the results and leaves nothing behind', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-results-'));
     try {
-      const args = ['--import', 'tsx', 'src/index.ts', '--no-build', '--users', '200', '--duration', '1', '--warmup', '0', '--rounds', '1',
+      const args = ['--no-build', '--users', '200', '--duration', '1', '--warmup', '0', '--rounds', '1',
         '--connections', '8', '--label', 'harness test', '--results-dir', dir,
         '--database-url', DATABASE_URL as string, '--redis-url', REDIS_URL as string];
-      const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) => {
-        execFile(process.execPath, args, { cwd: BENCH_DIR, timeout: 120_000 }, (err, stdout, stderr) =>
-          err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve({ stdout, stderr }));
-      });
+      const { code, stdout, stderr } = await runBench(args);
+      // Whatever happened, the run's database goes (the bench drops it itself, even when stopped).
+      const created = /creating database (bench_\d+)/.exec(stderr)?.[1];
+      if (created && code !== 0) await dropDatabase(DATABASE_URL as string, created).catch(() => undefined);
+      expect(code, stderr).toBe(0);
 
       const files = (await readdir(dir)).sort();
       expect(files).toHaveLength(2);
@@ -92,22 +118,14 @@ describe.skipIf(!DATABASE_URL || !REDIS_URL)('pnpm bench on real Postgres and Re
       expect(dbName).toBeDefined();
       expect(await databaseExists(dbName as string)).toBe(false);
       expect(await redisKeys(`${dbName?.replace('_', ':')}:*`)).toEqual([]);
+      // …and it had written some (codes, limits): the check above is not vacuous.
+      expect(Number(/deleted (\d+) redis keys/.exec(stderr)?.[1])).toBeGreaterThan(0);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   }, 150_000);
 
-  it('refuses bad flags with the usage and exit code 2, before touching anything', async () => {
-    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = execFile(process.execPath, ['--import', 'tsx', 'src/index.ts', '--only', 'nope'], { cwd: BENCH_DIR }, (_err, _stdout, stderr) =>
-        resolve({ code: child.exitCode, stderr }));
-    });
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain('pnpm bench: --only: unknown scenario "nope"');
-    expect(result.stderr).toContain('--quick');
-  });
-
-  describe('the seeded data is what the API itself would have written', () => {
+  describe('the seeded users are what the API itself would have written', () => {
     const dbName = `bench_seed_test_${Date.now()}`;
     const prefix = `${dbName}:`;
     let api: Started;
@@ -141,9 +159,13 @@ describe.skipIf(!DATABASE_URL || !REDIS_URL)('pnpm bench on real Postgres and Re
 
     afterAll(async () => {
       await api?.stop();
-      await dropDatabase(DATABASE_URL as string, dbName);
-      await deleteRedisPrefix(REDIS_URL as string, prefix);
-      await rm(work, { recursive: true, force: true });
+      // Each step runs even when one before it failed.
+      const results = await Promise.allSettled([
+        dropDatabase(DATABASE_URL as string, dbName),
+        deleteRedisPrefix(REDIS_URL as string, prefix),
+        rm(work, { recursive: true, force: true }),
+      ]);
+      for (const r of results) if (r.status === 'rejected') throw r.reason;
     });
 
     type Profile = { phone_number: string; invite_code: string; other_profile_invite_code: string | null; invited_users: string[]; invited_users_count: number };

@@ -63,6 +63,14 @@ describe('verified token cache', () => {
     expect(['c', 'd', 'e'].map((t) => cache.get(t, 1_100_700) !== undefined)).toEqual([true, true, true]);
   });
 
+  it('a token verified twice at once takes one entry and evicts nothing', () => {
+    const cache = createVerifiedTokenCache(2);
+    cache.set('a', claims(), 1_000_000);
+    cache.set('b', claims(), 1_000_000);
+    cache.set('b', claims(), 1_000_000);
+    expect(['a', 'b'].map((t) => cache.get(t, 1_000_000) !== undefined)).toEqual([true, true]);
+  });
+
   it('holds nothing with size 0 (cache disabled)', () => {
     const cache = createVerifiedTokenCache(0);
     cache.set('t', claims(), 1_000_000);

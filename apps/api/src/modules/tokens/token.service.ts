@@ -63,7 +63,13 @@ export function createVerifiedTokenCache(maxEntries: number) {
     },
     set(token: string, claims: AccessClaims, nowMs: number): void {
       if (maxEntries <= 0) return;
-      if (entries.size >= maxEntries && nowMs >= nextSweepMs) {
+      // Two requests that missed at once verify the same token twice: the second only replaces it.
+      if (entries.has(token)) {
+        entries.set(token, claims);
+        return;
+      }
+      // (A clock that went back by more than the interval also allows a sweep.)
+      if (entries.size >= maxEntries && (nowMs >= nextSweepMs || nowMs < nextSweepMs - 2 * SWEEP_INTERVAL_MS)) {
         nextSweepMs = nowMs + SWEEP_INTERVAL_MS;
         for (const [k, c] of entries) if (!timeClaimsValid(c, nowMs)) entries.delete(k);
       }
