@@ -420,7 +420,7 @@ async function main(): Promise<void> {
       `${JSON.stringify({ meta, endpoints: rows, scale, targets, cpuProfile: profile, optimisations, rounds }, null, 2)}\n`,
     );
     await writeFile(path.join(dir, `${base}.md`), md);
-    log(`wrote ${path.relative(process.cwd(), path.join(dir, base))}.json and .md`);
+    log(`wrote ${path.relative(process.env.INIT_CWD ?? process.cwd(), path.join(dir, base))}.json and .md`);
   }
 }
 
