@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { json, loginAll } from '../src/http.js';
+import { createPhoneAuthClient } from '@phone-auth/client';
 import { apiEnvironment, freePort, startNode, type Started } from '../src/processes.js';
 import {
   analyze,
@@ -168,55 +168,46 @@ describe.skipIf(!DATABASE_URL || !REDIS_URL)('pnpm bench on real Postgres and Re
       for (const r of results) if (r.status === 'rejected') throw r.reason;
     });
 
-    type Profile = { phone_number: string; invite_code: string; other_profile_invite_code: string | null; invited_users: string[]; invited_users_count: number };
-    const profileOf = async (token: string) =>
-      json<Profile>(await fetch(`${api.url}/profile/`, { headers: { authorization: `Bearer ${token}` } }));
+    /** A client of the API under test (the SDK), logged in as `phone`: codes come back in the response here. */
+    const signedIn = async (phone: string) => {
+      const client = createPhoneAuthClient({ baseUrl: api.url });
+      const { otp_code } = await client.requestCode(phone);
+      await client.verifyCode(phone, otp_code as string);
+      return client;
+    };
 
     it('seeded users log in and see their inviter, invitees, counts and activation times', async () => {
-      const [five, fiftySeven, oneFifty] = await loginAll(api.url, [phoneOf(5), phoneOf(57), phoneOf(150)]);
-      const p5 = await profileOf(five?.access_token as string);
+      const [five, fiftySeven, oneFifty] = await Promise.all([phoneOf(5), phoneOf(57), phoneOf(150)].map(signedIn));
+      const p5 = await five!.getProfile();
       expect(p5).toMatchObject({
         phone_number: phoneOf(5),
         other_profile_invite_code: null, // users 1–9 are the roots of the tree
         invited_users: Array.from({ length: 10 }, (_, i) => phoneOf(50 + i)),
         invited_users_count: 10,
       });
-      const p57 = await profileOf(fiftySeven?.access_token as string);
+      const p57 = await fiftySeven!.getProfile();
       expect(p57.other_profile_invite_code).toBe(p5.invite_code);
       expect(p57.invited_users).toEqual(Array.from({ length: 10 }, (_, i) => phoneOf(570 + i)));
-      const p150 = await profileOf(oneFifty?.access_token as string);
+      const p150 = await oneFifty!.getProfile();
       expect(p150).toMatchObject({ invited_users: [], invited_users_count: 0 }); // 1500… are past the 1 000 seeded
       expect(new Set([p5.invite_code, p57.invite_code, p150.invite_code]).size).toBe(3);
       for (const code of [p5.invite_code, p57.invite_code, p150.invite_code]) expect(code).toMatch(/^[2-9A-HJKMNP-Z]{6}$/);
 
-      const page = await json<{ items: { phone_number: string; activated_at: string }[] }>(
-        await fetch(`${api.url}/profile/invited-users?limit=3`, { headers: { authorization: `Bearer ${five?.access_token}` } }),
-      );
+      const page = await five!.invitedUsersPage({ limit: 3 });
       expect(page.items).toEqual([50, 51, 52].map((n) => ({ phone_number: phoneOf(n), activated_at: `2026-01-01T00:00:${n}.000Z` })));
     });
 
     it('a new user activates a seeded code, and a seeded user refreshes and activates too', async () => {
-      const [fresh, oneFifty, seven] = await loginAll(api.url, [freshPhoneOf(1), phoneOf(150), phoneOf(7)]);
-      const p150 = await profileOf(oneFifty?.access_token as string);
-      const activate = (token: string, code: string) =>
-        fetch(`${api.url}/profile/`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ other_profile_invite_code: code }),
-        });
-      expect((await activate(fresh?.access_token as string, p150.invite_code)).status).toBe(200);
-      expect(await profileOf(oneFifty?.access_token as string)).toMatchObject({ invited_users: [freshPhoneOf(1)], invited_users_count: 1 });
+      const [fresh, oneFifty, seven] = await Promise.all([freshPhoneOf(1), phoneOf(150), phoneOf(7)].map(signedIn));
+      const p150 = await oneFifty!.getProfile();
+      await expect(fresh!.activateInviteCode(p150.invite_code)).resolves.toBeDefined();
+      expect(await oneFifty!.getProfile()).toMatchObject({ invited_users: [freshPhoneOf(1)], invited_users_count: 1 });
 
       // User 7 is a root (no inviter): it may still activate a code once — 150's, say.
-      expect((await activate(seven?.access_token as string, p150.invite_code)).status).toBe(200);
-      expect((await profileOf(oneFifty?.access_token as string)).invited_users_count).toBe(2);
+      await expect(seven!.activateInviteCode(p150.invite_code)).resolves.toBeDefined();
+      expect((await oneFifty!.getProfile()).invited_users_count).toBe(2);
 
-      const refreshed = await fetch(`${api.url}/auth/refresh`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ refresh_token: seven?.refresh_token }),
-      });
-      expect(refreshed.status).toBe(200);
+      await expect(seven!.refresh()).resolves.toBeDefined();
     });
   });
 });
