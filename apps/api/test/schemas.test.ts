@@ -1,4 +1,7 @@
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { createDatabase } from '../src/db/database.js';
 import { postgresRedis } from './support/backends.js';
 import { startApp } from './support/app.js';
 
@@ -23,6 +26,28 @@ describe.runIf(postgresRedis)('DATABASE_SCHEMA on postgres+redis', () => {
       }
     } finally {
       await first.close();
+    }
+  });
+
+  it('replicas starting at once in a new schema all come up (found by replicas.test.ts)', async () => {
+    // CREATE SCHEMA IF NOT EXISTS is not safe against itself: two at once can both see no schema,
+    // and the second fails on pg_namespace's unique index — a replica that then refuses to start.
+    const provisioned = await postgresRedis!.provision();
+    try {
+      const config = loadConfig({ ...provisioned.env, DATABASE_POOL_SIZE: '2' });
+      for (let round = 0; round < 5; round++) {
+        const schema = `${provisioned.env.DATABASE_SCHEMA}_${round}`;
+        const opened = await Promise.allSettled(
+          Array.from({ length: 6 }, () => createDatabase({ ...config, database: { ...config.database, schema } }, pino({ level: 'silent' }))),
+        );
+        await Promise.all(opened.map((o) => (o.status === 'fulfilled' ? o.value.close() : undefined)));
+        const dropper = await createDatabase(config, pino({ level: 'silent' }));
+        await dropper.db.schema.dropSchema(schema).ifExists().cascade().execute();
+        await dropper.close();
+        expect(opened.map((o) => (o.status === 'rejected' ? String(o.reason) : 'ok'))).toEqual(Array(6).fill('ok'));
+      }
+    } finally {
+      await provisioned.cleanup();
     }
   });
 });

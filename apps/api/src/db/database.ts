@@ -113,7 +113,13 @@ export async function createDatabase(
     });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: preparedStatements ? preparingPool(pool) : pool }) });
     if (schema !== 'public') {
-      await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
+      // CREATE SCHEMA IF NOT EXISTS is not safe against itself: replicas starting at once can all
+      // see no schema, and all but one then fail on pg_namespace's unique index. A transaction
+      // lock on the schema's name makes them take turns; the later ones find it there.
+      await db.transaction().execute(async (trx) => {
+        await sql`select pg_advisory_xact_lock(hashtext(${`phone-auth:create-schema:${schema}`}))`.execute(trx);
+        await sql`create schema if not exists ${sql.id(schema)}`.execute(trx);
+      });
     }
     return {
       db,
