@@ -18,6 +18,10 @@ export interface ScaleRow {
   /** p50 and requests/s relative to the group's smallest size. */
   p50Growth: number;
   rpsRatio: number;
+  /** CPU per request (as in Measured) and the server's relative to the smallest size: the cost. */
+  serverCpuUs?: number;
+  postgresCpuUs?: number;
+  serverCpuGrowth?: number;
 }
 
 export interface Target {
@@ -96,6 +100,9 @@ export function scaleRows(group: string, runs: { size: string; m: Measured }[]):
       errors: m.errors + m.timeouts,
       p50Growth: r2(m.p50 / Math.max(first.p50, 0.001)),
       rpsRatio: r2(m.rps / Math.max(first.rps, 0.001)),
+      ...(m.serverCpuUs !== undefined ? { serverCpuUs: m.serverCpuUs } : {}),
+      ...(m.postgresCpuUs !== undefined ? { postgresCpuUs: m.postgresCpuUs } : {}),
+      ...(m.serverCpuUs !== undefined && first.serverCpuUs ? { serverCpuGrowth: r2(m.serverCpuUs / first.serverCpuUs) } : {}),
     };
   });
 }
@@ -127,14 +134,20 @@ export function evaluateTargets(rows: EndpointRow[], scale: ScaleRow[]): Target[
   });
   for (const group of new Set(scale.map((s) => s.group))) {
     const g = scale.filter((s) => s.group === group && ['GET /profile/', 'PUT /auth/', 'GET /profile/invited-users'].includes(s.name));
-    if (!g.length) continue;
-    const worst = g.reduce((a, b) => (b.p50Growth > a.p50Growth ? b : a));
-    targets.push({
-      target: `${group}: latency flat (p50 within 1.5× of the smallest size)`,
-      measured: `worst ${worst.name} at ${worst.size}: ${worst.p50Growth}×`,
-      met: worst.p50Growth <= 1.5,
-    });
-    // Between the two non-empty sizes: how cost grows with the data, not with the page size.
+    // The issue's target: "profile and login latency flat (within 1.5×) across the scale runs".
+    // An invited-users page is not in it: its first page grows from no items to 100 by design
+    // (the scale table reports that growth), so it is judged by the next check only.
+    const flat = g.filter((s) => s.name === 'GET /profile/' || s.name === 'PUT /auth/');
+    if (flat.length) {
+      const worst = flat.reduce((a, b) => (b.p50Growth > a.p50Growth ? b : a));
+      targets.push({
+        target: `${group}: profile and login latency flat (p50 within 1.5× of the smallest size)`,
+        measured: `worst ${worst.name} at ${worst.size}: ${worst.p50Growth}×`,
+        met: worst.p50Growth <= 1.5,
+      });
+    }
+    // Between the two non-empty sizes, for every read: how cost grows with the data, not with
+    // the page size (stricter than the issue, which names profile and login only).
     const sizes = [...new Set(g.map((s) => s.size))];
     if (group === 'invitees per inviter' && sizes.length >= 3) {
       const [, mid, top] = sizes;
@@ -168,9 +181,16 @@ export function markdown(rows: EndpointRow[], scale: ScaleRow[], targets: Target
   }
   if (rows.some((r) => r.stoppedEarly)) out.push('', '¹ stopped early: its one-time inputs (codes or tokens) ran out.');
   if (scale.length) {
-    out.push('', '| scale run | size | endpoint | req/s | p50 ms | p99 ms | non-2xx | p50 growth | req/s ratio |', '|---|---|---|---:|---:|---:|---:|---:|---:|');
+    out.push(
+      '',
+      '| scale run | size | endpoint | req/s | p50 ms | p99 ms | non-2xx | p50 growth | req/s ratio | server CPU µs/req | CPU growth | Postgres CPU µs/req |',
+      '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    );
     for (const s of scale) {
-      out.push(`| ${s.group} | ${s.size} | ${s.name} | ${s.rps} | ${s.p50} | ${s.p99} | ${s.non2xx} | ${s.p50Growth}× | ${s.rpsRatio} |`);
+      const growth = s.serverCpuGrowth !== undefined ? `${s.serverCpuGrowth}×` : '—';
+      out.push(
+        `| ${s.group} | ${s.size} | ${s.name} | ${s.rps} | ${s.p50} | ${s.p99} | ${s.non2xx} | ${s.p50Growth}× | ${s.rpsRatio} | ${orDash(s.serverCpuUs)} | ${growth} | ${orDash(s.postgresCpuUs)} |`,
+      );
     }
   }
   if (targets.length) {
