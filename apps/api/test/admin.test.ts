@@ -71,6 +71,29 @@ describe.each(backends)('admin API over HTTP on $name', (backend) => {
     }
   });
 
+  it('refuses crafted cursors that decode but lie outside what Postgres stores with 400, not 500', async () => {
+    const cursor = (text: string) => Buffer.from(text).toString('base64url');
+    const id = '00000000-0000-4000-8000-000000000001';
+    for (const path of [
+      `/admin/audit?cursor=${cursor('a:9999999999999999999')}`,
+      `/admin/audit?cursor=${cursor('a:9223372036854775808')}`,
+      `/admin/users?cursor=${cursor(`u:-010000-01-01T00:00:00.000Z|${id}`)}`,
+      `/admin/users?cursor=${cursor(`u:+275760-09-13T00:00:00.000Z|${id}`)}`,
+      `/admin/users?cursor=${cursor(`u:0000-01-01T00:00:00.000Z|${id}`)}`,
+      `/admin/users?cursor=${cursor(`u:2026-02-30T00:00:00.000Z|${id}`)}`,
+      `/admin/users?cursor=${cursor(`u:Tue Dec 01 2026|${id}`)}`,
+    ]) {
+      const res = await t.request('GET', path, { token: ADMIN_TOKEN });
+      expect(res.status, path).toBe(400);
+      expect(res.body.error.code, path).toBe('VALIDATION_FAILED');
+    }
+    // The largest cursors that are in range still page normally.
+    const last = await t.request('GET', `/admin/audit?cursor=${cursor('a:9223372036854775807')}`, { token: ADMIN_TOKEN });
+    expect(last.status).toBe(200);
+    const early = await t.request('GET', `/admin/users?cursor=${cursor(`u:0001-01-01T00:00:00.000Z|${id}`)}`, { token: ADMIN_TOKEN });
+    expect(early.status).toBe(200);
+  });
+
   it('never answers 500 for odd input', async () => {
     for (const path of ['/admin/users/%00', '/admin/users/' + '9'.repeat(150), '/admin/audit?type=nope', '/admin/audit?cursor=' + 'x'.repeat(300), '/admin/users?phone_prefix=abc']) {
       const res = await t.request('GET', path, { token: ADMIN_TOKEN });

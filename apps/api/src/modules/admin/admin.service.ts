@@ -58,12 +58,18 @@ function badCursor(): AppError {
 function encodeUserCursor(row: { created_at: Date; id: string }): string {
   return Buffer.from(`u:${row.created_at.toISOString()}|${row.id}`).toString('base64url');
 }
+/**
+ * Only what encodeUserCursor writes is accepted: a time in toISOString's form with a four-digit
+ * year from 0001 (anything else Date parses, such as year -010000 or 0000, is out of range for
+ * timestamptz and would fail in Postgres as a 500).
+ */
 function decodeUserCursor(cursor: string): { createdAt: Date; id: string } {
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  const match = /^u:([^|]+)\|(.+)$/.exec(text);
+  const match = /^u:([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z)\|(.+)$/.exec(text);
   const createdAt = match?.[1] ? new Date(match[1]) : null;
   const id = match?.[2];
-  if (!createdAt || Number.isNaN(createdAt.getTime()) || !id || !UUID.test(id)) throw badCursor();
+  if (!createdAt || Number.isNaN(createdAt.getTime()) || createdAt.toISOString() !== match?.[1] || match[1].startsWith('0000')) throw badCursor();
+  if (!id || !UUID.test(id)) throw badCursor();
   return { createdAt, id };
 }
 
@@ -71,10 +77,13 @@ function decodeUserCursor(cursor: string): { createdAt: Date; id: string } {
 function encodeAuditCursor(id: string): string {
   return Buffer.from(`a:${id}`).toString('base64url');
 }
+/** The largest audit event id (bigint); a larger one would fail in Postgres as a 500. */
+const MAX_BIGINT = 9_223_372_036_854_775_807n;
+
 function decodeAuditCursor(cursor: string): string {
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
   const match = /^a:([0-9]{1,19})$/.exec(text);
-  if (!match?.[1]) throw badCursor();
+  if (!match?.[1] || BigInt(match[1]) > MAX_BIGINT) throw badCursor();
   return match[1];
 }
 
