@@ -508,5 +508,26 @@ describe.each(backends)('@phone-auth/client on $name', (backend) => {
       const unreachable = createAccessTokenVerifier({ baseUrl: 'http://127.0.0.1:1', issuer: 'phone-auth', audience: 'phone-auth' });
       await expectCode(unreachable.verify(client.getTokens()!.accessToken), 'SERVICE_UNAVAILABLE', 503);
     });
+
+    it('reports SERVICE_UNAVAILABLE, not UNAUTHORIZED, when the JWKS answers an error status or not JSON', async () => {
+      const token = (await loggedIn('+79126000407')).getTokens()!.accessToken;
+      // What a load balancer in front of the API answers while it is being deployed.
+      for (const answer of [
+        () => new Response('<html>502 Bad Gateway</html>', { status: 502, headers: { 'content-type': 'text/html' } }),
+        () => new Response('{"error":"unavailable"}', { status: 503, headers: { 'content-type': 'application/json' } }),
+        () => new Response('<html>maintenance</html>', { status: 200, headers: { 'content-type': 'text/html' } }),
+      ]) {
+        const verifier = createAccessTokenVerifier({
+          jwksUrl: 'http://auth.invalid/.well-known/jwks.json',
+          issuer: 'phone-auth',
+          audience: 'phone-auth',
+          fetch: async () => answer(),
+        });
+        await expectCode(verifier.verify(token), 'SERVICE_UNAVAILABLE', 503);
+      }
+      // The same token with reachable keys is fine: the 503s above were about the keys only.
+      const healthy = createAccessTokenVerifier({ baseUrl: t.url, issuer: 'phone-auth', audience: 'phone-auth' });
+      expect((await healthy.verify(token)).phone_number).toBe('+79126000407');
+    });
   });
 });

@@ -77,8 +77,16 @@ export function createAccessTokenVerifier(opts: AccessTokenVerifierOptions): Acc
         return { sub, sid, phone_number, iss, aud, iat, exp };
       } catch (err) {
         if (err instanceof PhoneAuthError) throw err;
-        // Keys that cannot be fetched are the resource server's problem, not the caller's token.
-        if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid || !(err instanceof errors.JOSEError)) {
+        // Keys that cannot be fetched are the resource server's problem, not the caller's token:
+        // a timeout, a JWKS that is not one, a network error, and jose's plain JOSEError (code
+        // ERR_JOSE_GENERIC), which it throws only when the JWKS answer is not 200 or not JSON —
+        // a 502 from a load balancer during a deploy must not log every user out.
+        if (
+          err instanceof errors.JWKSTimeout ||
+          err instanceof errors.JWKSInvalid ||
+          !(err instanceof errors.JOSEError) ||
+          err.code === errors.JOSEError.code
+        ) {
           throw new PhoneAuthError('SERVICE_UNAVAILABLE', 'The signing keys could not be fetched.', { status: 503, cause: err });
         }
         const message = err instanceof errors.JWTExpired ? 'The access token has expired.' : `The access token is not valid (${err.code}).`;
