@@ -94,6 +94,26 @@ describe.each(backends)('admin API over HTTP on $name', (backend) => {
     expect(early.status).toBe(200);
   });
 
+  it('a block retried after the denylist failed still refuses the blocked user\'s access tokens', async () => {
+    const phone = '+79128000003';
+    const session = await t.login(phone);
+    const denylist = t.deps.stores.denylist;
+    const add = denylist.add;
+    denylist.add = async () => {
+      denylist.add = add;
+      throw new Error('Connection is closed.');
+    };
+    const failed = await t.request('POST', `/admin/users/${encodeURIComponent(phone)}/block`, { token: ADMIN_TOKEN });
+    expect(failed.status).toBe(503);
+    const retried = await t.request('POST', `/admin/users/${encodeURIComponent(phone)}/block`, { token: ADMIN_TOKEN });
+    expect(retried.status).toBe(200);
+    // The first call revoked the session; the retry revokes nothing more but denylists it.
+    expect(retried.body.sessions_revoked).toBe(0);
+    const res = await t.request('POST', '/auth/logout', { token: session.access_token });
+    expect(res.status).toBe(401);
+    expect(res.body.error.code).toBe('SESSION_REVOKED');
+  });
+
   it('never answers 500 for odd input', async () => {
     for (const path of ['/admin/users/%00', '/admin/users/' + '9'.repeat(150), '/admin/audit?type=nope', '/admin/audit?cursor=' + 'x'.repeat(300), '/admin/users?phone_prefix=abc']) {
       const res = await t.request('GET', path, { token: ADMIN_TOKEN });

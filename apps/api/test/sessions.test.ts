@@ -165,6 +165,30 @@ describe.each(backends)('sessions on $name', (backend) => {
       expect((await profile(other.access_token)).status).toBe(200);
     });
 
+    it('completes on a retry when the denylist could not be written the first time', async () => {
+      const phone = '+79123460106';
+      const a = await t.login(phone);
+      t.clock.advance(61_000);
+      const b = await t.login(phone);
+      // Redis fails right after the sessions are revoked in Postgres: the logout answers 503.
+      const denylist = t.deps.stores.denylist;
+      const add = denylist.add;
+      denylist.add = async () => {
+        denylist.add = add;
+        throw new Error('Connection is closed.');
+      };
+      const failed = await t.request('POST', '/auth/logout', { token: a.access_token, body: { all: true } });
+      expect(failed.status).toBe(503);
+      expect(failed.body.error.code).toBe('SERVICE_UNAVAILABLE');
+      // The client retries; nothing is left to revoke, but the denylist gets both sessions now.
+      expect((await t.request('POST', '/auth/logout', { token: a.access_token, body: { all: true } })).status).toBe(204);
+      for (const s of [a, b]) {
+        const res = await t.request('POST', '/auth/logout', { token: s.access_token });
+        expect(res.status).toBe(401);
+        expect(res.body.error.code).toBe('SESSION_REVOKED');
+      }
+    });
+
     it('refuses a second logout with the ended session\'s token, and a logout without a token', async () => {
       const a = await t.login('+79123460104');
       expect((await t.request('POST', '/auth/logout', { token: a.access_token })).status).toBe(204);

@@ -183,15 +183,54 @@ export async function rotateRefreshToken(
   throw new Error('refresh token rotation: a spendable token was not spent');
 }
 
-/** Marks sessions revoked; returns the ids that were still active (to put on the denylist). */
+export interface Revocation {
+  /** The sessions this call revoked (they were still active): what callers count and audit. */
+  revoked: string[];
+  /**
+   * What the denylist must hold: the sessions just revoked and those of the same match revoked
+   * since `denySince` (the oldest revocation whose access tokens may still be live).
+   */
+  deny: string[];
+}
+
+/**
+ * Marks the matching sessions revoked, in one statement that also lists the ones revoked
+ * recently. Why both: the denylist is written after this commits, so if that write fails (Redis
+ * down: the caller answers 503), a retry finds nothing left to revoke — listing the recent
+ * revocations too lets the retry put them on the denylist after all, instead of leaving their
+ * access tokens working until they expire.
+ *
+ * Concurrency: `revoked_at IS NULL` in the UPDATE is the race gate, so of two concurrent
+ * revocations each session is revoked (and counted) by exactly one. The second SELECT reads the
+ * statement's snapshot, so it never lists a session this statement revokes; a session revoked by
+ * a transaction still in flight is in neither list, and that transaction's caller denies it.
+ */
 export async function revokeSessions(
   db: Kysely<Database>,
   where: { sessionId: string } | { userId: string },
   reason: string,
   now: Date,
-): Promise<string[]> {
-  let q = db.updateTable('sessions').set({ revoked_at: now, revoked_reason: reason }).where('revoked_at', 'is', null);
-  q = 'sessionId' in where ? q.where('id', '=', where.sessionId) : q.where('user_id', '=', where.userId);
-  const rows = await q.returning('id').execute();
-  return rows.map((r) => r.id);
+  denySince: Date,
+): Promise<Revocation> {
+  const [column, value] = 'sessionId' in where ? (['id', where.sessionId] as const) : (['user_id', where.userId] as const);
+  const rows = await db
+    .with('revoked', (qc) =>
+      qc
+        .updateTable('sessions')
+        .set({ revoked_at: now, revoked_reason: reason })
+        .where(column, '=', value)
+        .where('revoked_at', 'is', null)
+        .returning('id'),
+    )
+    .selectFrom('revoked')
+    .select(['id', sql<boolean>`true`.as('newly')])
+    .unionAll(
+      db
+        .selectFrom('sessions')
+        .select(['id', sql<boolean>`false`.as('newly')])
+        .where(column, '=', value)
+        .where('revoked_at', '>=', denySince),
+    )
+    .execute();
+  return { revoked: rows.filter((r) => r.newly).map((r) => r.id), deny: rows.map((r) => r.id) };
 }

@@ -45,6 +45,12 @@ export function createSessionService(deps: {
   const metrics = deps.metrics ?? createNoopMetrics();
   // A revoked session stays on the denylist for as long as any of its access tokens can live.
   const denyTtlMs = () => (tokens.accessTtlSeconds + 60) * 1000;
+  /** Revokes and denylists; returns how many sessions this call revoked. */
+  async function revokeAndDeny(where: Parameters<typeof revokeSessions>[1], reason: string, now: Date, alsoDeny?: string): Promise<number> {
+    const { revoked, deny } = await revokeSessions(db, where, reason, now, new Date(now.getTime() - denyTtlMs()));
+    await denylist.add([...new Set(alsoDeny ? [alsoDeny, ...deny] : deny)], denyTtlMs(), clock.now());
+    return revoked.length;
+  }
 
   async function pair(userId: string, sessionId: string, phone: string, refreshToken: string, created: boolean): Promise<TokenResponse> {
     return {
@@ -75,10 +81,6 @@ export function createSessionService(deps: {
       if (outcome.kind === 'opened') return outcome;
     }
     throw new Error('could not open a login session after 8 attempts');
-  }
-
-  async function deny(sessionIds: string[]) {
-    await denylist.add(sessionIds, denyTtlMs(), clock.now());
   }
 
   return {
@@ -116,8 +118,7 @@ export function createSessionService(deps: {
       if (outcome.kind === 'invalid') throw new AppError('REFRESH_TOKEN_INVALID');
       if (outcome.kind === 'reused') {
         // A spent token came back: someone holds a copy. End the whole session at once.
-        const revoked = await revokeSessions(db, { sessionId: outcome.sessionId }, 'refresh_reused', now);
-        await deny([outcome.sessionId, ...revoked]);
+        await revokeAndDeny({ sessionId: outcome.sessionId }, 'refresh_reused', now, outcome.sessionId);
         log.warn({ userId: outcome.userId, sessionId: outcome.sessionId }, 'refresh token reused; session revoked');
         metrics.refreshReuse.inc();
         await audit.record({ type: 'refresh_reused', userId: outcome.userId, ip: ctx.ip, details: { session_id: outcome.sessionId } });
@@ -129,9 +130,8 @@ export function createSessionService(deps: {
 
     async logout(claims, all, ctx) {
       const now = new Date(clock.now());
-      const revoked = await revokeSessions(db, all ? { userId: claims.sub } : { sessionId: claims.sid }, 'logout', now);
-      await deny([claims.sid, ...revoked]);
-      await audit.record({ type: 'logout', userId: claims.sub, phone: claims.phone_number, ip: ctx.ip, details: { all, sessions: revoked.length } });
+      const revoked = await revokeAndDeny(all ? { userId: claims.sub } : { sessionId: claims.sid }, 'logout', now, claims.sid);
+      await audit.record({ type: 'logout', userId: claims.sub, phone: claims.phone_number, ip: ctx.ip, details: { all, sessions: revoked } });
     },
 
     async assertActive(claims) {
@@ -139,9 +139,7 @@ export function createSessionService(deps: {
     },
 
     async revokeAllForUser(userId, reason) {
-      const revoked = await revokeSessions(db, { userId }, reason, new Date(clock.now()));
-      await deny(revoked);
-      return revoked.length;
+      return revokeAndDeny({ userId }, reason, new Date(clock.now()));
     },
   };
 }
