@@ -146,7 +146,13 @@ const EnvObject = z.object({
     RATE_LIMIT_VERIFY_CODE_PER_IP: int(60, 1, 1_000_000),
     RATE_LIMIT_REFRESH_PER_IP: int(60, 1, 1_000_000),
 
-    ADMIN_API_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
+    // The characters a Bearer credential may carry (RFC 6750 b64token, as auth-hook.ts reads it):
+    // any other token could be configured but never presented.
+    ADMIN_API_TOKEN: z
+      .string()
+      .min(32, 'must be at least 32 characters')
+      .regex(/^[A-Za-z0-9._~+/-]+=*$/, 'may contain only letters, digits and - . _ ~ + / (and = at the end), as a Bearer token must')
+      .optional(),
     SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 600_000),
     HEALTH_CHECK_TIMEOUT_MS: int(1000, 50, 30_000),
     METRICS_ENABLED: bool(true),

@@ -16,6 +16,16 @@ describe('ADMIN_API_TOKEN configuration', () => {
     expect(loadConfig({ ADMIN_API_TOKEN: ADMIN_TOKEN }).admin.apiToken).toBe(ADMIN_TOKEN);
     expect(loadConfig({}).admin.apiToken).toBeUndefined();
   });
+
+  it('refuses a token that could never be sent as a Bearer credential, naming the variable', () => {
+    for (const token of ['0123456789abcdefghijklmnopqrstu#v', 'correct horse battery staple is long enough', 'zażółć-gęślą-jaźń-0123456789abcdef']) {
+      expect(() => loadConfig({ ADMIN_API_TOKEN: token })).toThrow(/ADMIN_API_TOKEN: may contain only letters, digits/);
+    }
+    // What `openssl rand -base64 32` and `openssl rand -hex 32` print is accepted.
+    for (const token of ['q2Vd8+Zp/0Yw1c3XbN7mKs9LfHt4RjUe6GiAoP5yWzE=', 'a'.repeat(64)]) {
+      expect(loadConfig({ ADMIN_API_TOKEN: token }).admin.apiToken).toBe(token);
+    }
+  });
 });
 
 describe.each(backends)('admin API over HTTP on $name', (backend) => {
