@@ -65,6 +65,14 @@ describe('maskPhonesInText', () => {
     ['/admin/users?phone_prefix=%2B791234', '/admin/users?phone_prefix=%2B791234'],
     ['/profile/invited-users?limit=100', '/profile/invited-users?limit=100'],
     ['/a/12345678901234567890', '/a/12345678901234567890'],
+    // Formatted as people type them, as clients encode them (the README's CLI example among them).
+    ['/admin/users/%2B7%20912%20345-67-89', '/admin/users/%2B7912*****89'],
+    ['/admin/users/%2B7%20%28912%29%20345-67-89/block', '/admin/users/%2B7912*****89/block'],
+    ['/admin/users/8(912)345.67.89', '/admin/users/8912*****89'],
+    ['/admin/audit?phone=8%20912%20345%2067%2089&type=login', '/admin/audit?phone=8912*****89&type=login'],
+    ['/admin/audit?phone=%2B7+(912)+345-67-89', '/admin/audit?phone=%2B7912*****89'],
+    ['/admin/audit?phone=+44%207911%20123456', '/admin/audit?phone=+4479******56'],
+    ['/admin/users?phone_prefix=%2B7%20912', '/admin/users?phone_prefix=%2B7%20912'],
   ])('%s → %s', (input, masked) => {
     expect(maskPhonesInText(input)).toBe(masked);
   });

@@ -50,14 +50,21 @@ export function maskPhone(e164: string): string {
   return `${e164.slice(0, 5)}${'*'.repeat(e164.length - 7)}${e164.slice(-2)}`;
 }
 
-/** A run of 7–15 digits, alone or after a `+` (raw or URL-encoded): what a phone looks like in a URL. */
-const PHONE_IN_TEXT = /(?<!\d)(\+|%2[Bb])?(\d{7,15})(?!\d)/g;
+/**
+ * What a phone looks like in a URL: 7–15 digits, alone or after a `+` (raw or URL-encoded), with
+ * or without the separators people type and clients encode — spaces (`%20`, or `+` in a query),
+ * `-`, `.` and brackets (`%28`/`%29`): `%2B7%20(912)%20345-67-89`, `8+912+345+67+89`.
+ */
+const PHONE_IN_TEXT = /(?<!\d)(\+|%2[Bb])?(\d(?:(?:%20|%28|%29|[ +\-.()])*\d){6,14})(?!\d)/g;
 
 /**
  * Masks everything in `text` that may be a phone number, as maskPhone does (`%2B7912*****89`,
- * `+7912*****89`), for log lines that carry URLs. Runs of fewer than 7 digits (a phone prefix
- * filter, a page size) stay as they are.
+ * `+7912*****89`; separators dropped), for log lines that carry URLs. Runs of fewer than 7
+ * digits (a phone prefix filter, a page size) stay as they are.
  */
 export function maskPhonesInText(text: string): string {
-  return text.replace(PHONE_IN_TEXT, (_m, plus: string | undefined, digits: string) => `${plus ?? ''}${maskPhone(`+${digits}`).slice(1)}`);
+  return text.replace(PHONE_IN_TEXT, (_m, plus: string | undefined, run: string) => {
+    const digits = run.replace(/%2[089]|\D/g, '');
+    return `${plus ?? ''}${maskPhone(`+${digits}`).slice(1)}`;
+  });
 }
