@@ -235,6 +235,8 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
       metrics,
       close: async () => {
         if (r) await r.quit().catch(() => r.disconnect());
+        // Queued audit rows get their chance before the pool closes.
+        await audit.close();
         await database.close();
       },
     };
