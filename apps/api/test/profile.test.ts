@@ -59,6 +59,30 @@ describe.each(backends)('profile and invites on $name', (backend) => {
     expect(ownerProfile.invited_users_count).toBe(1);
   });
 
+  it('does not count activations that failed because the database was down against the failure budget', async () => {
+    const owner = await t.login(phone());
+    const me = await t.login(phone());
+    const code = (await profileOf(owner.access_token)).invite_code as string;
+    const db = t.deps.database.db;
+    const transaction = db.transaction;
+    db.transaction = () => {
+      throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    };
+    try {
+      // More attempts than the budget (INVITE_MAX_FAILURES, 10): each is a 503, none a guess.
+      for (let i = 0; i < 12; i++) {
+        const res = await activate(me.access_token, code);
+        expect(res.status).toBe(503);
+        expect(res.body.error.code).toBe('SERVICE_UNAVAILABLE');
+      }
+    } finally {
+      db.transaction = transaction;
+    }
+    const res = await activate(me.access_token, code);
+    expect(res.status).toBe(200);
+    expect(res.body.other_profile_invite_code).toBe(code);
+  });
+
   it('lets a user activate only one code, ever (INVITE_CODE_ALREADY_ACTIVATED 409)', async () => {
     const a = await t.login(phone());
     const b = await t.login(phone());

@@ -55,8 +55,12 @@ export function createInviteService(deps: {
       // the activation's own statement, in its transaction.
       const outcome = await perCode
         .run(code, () => activateInvite(db, { userId, code, now: new Date(clock.now()), ip: ctx.ip }))
-        .catch((err: unknown) => {
+        .catch(async (err: unknown) => {
           if (err instanceof GateFullError) return { kind: 'queue_full' } as const;
+          // No answer about the code (Postgres down: 503): not a failed guess, so the reserved
+          // unit goes back — else an outage would use up the user's budget. Best effort: if
+          // Redis is what failed, the refund fails too, and the original error is what counts.
+          await limits.refund(key).catch(() => undefined);
           throw err;
         });
       switch (outcome.kind) {
