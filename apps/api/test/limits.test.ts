@@ -74,6 +74,16 @@ describe.each(backends)('abuse limits on $name', (backend) => {
       expect((await requestCode('+79123480004', ip)).status).toBe(200);
     });
 
+    it('counts IPv6 clients by their /64: rotating addresses inside it does not reset the budget', async () => {
+      const site = '2001:db8:4a1:7';
+      expect((await requestCode('+79123480011', `${site}::1`)).status).toBe(200);
+      expect((await requestCode('+79123480012', `${site}:dead:beef:0:2`)).status).toBe(200);
+      expect((await requestCode('+79123480013', `${site}:ffff:ffff:ffff:ffff`)).status).toBe(200);
+      expectLimited(await requestCode('+79123480014', `${site}:1234:5678:9abc:def0`), 60);
+      // The next /64 is another client.
+      expect((await requestCode('+79123480014', '2001:db8:4a1:8::1')).status).toBe(200);
+    });
+
     it('PUT /auth/: 3 per IP per minute, then even a right code waits for the window', async () => {
       const ip = newIp();
       const phone = '+79123480101';

@@ -1,3 +1,4 @@
+import ipaddr from 'ipaddr.js';
 import type { Clock } from '../../lib/clock.js';
 import { consumeOrThrow, type LimitsStore } from './limits.store.js';
 
@@ -17,7 +18,21 @@ export interface IpLimiter {
 }
 
 /**
- * Per-IP fixed-window limits on the auth endpoints, kept in the shared limits store (Redis across
+ * The client network one per-IP budget covers: an IPv4 address itself (also when written as
+ * IPv4-mapped IPv6), an IPv6 address by its /64. A /64 is one end site's subnet: its owner can
+ * send from any of its 2^64 addresses (privacy addresses, a VPS's routed /64), so counting single
+ * IPv6 addresses would let one client rotate past every per-IP limit.
+ */
+export function clientNetwork(ip: string): string {
+  if (!ip.includes(':') || !ipaddr.isValid(ip)) return ip;
+  const addr = ipaddr.process(ip);
+  if (addr.kind() === 'ipv4') return addr.toString();
+  const parts = (addr as ipaddr.IPv6).parts.slice(0, 4);
+  return `${parts.map((p) => p.toString(16)).join(':')}::/64`;
+}
+
+/**
+ * Per-IP fixed-window limits on the auth endpoints (by client network: clientNetwork), kept in the shared limits store (Redis across
  * replicas, in process on the embedded backend) and driven by the injected clock.
  *
  * Why not @fastify/rate-limit: its Redis store lets Redis expire the window (PTTL on the server's
@@ -34,7 +49,7 @@ export function createIpLimiter(deps: { limits: LimitsStore; clock: Clock; confi
   };
   return {
     async check(action, ip) {
-      await consumeOrThrow(limits, `ip:${action}:${ip}`, {
+      await consumeOrThrow(limits, `ip:${action}:${clientNetwork(ip)}`, {
         limit: limitOf[action],
         windowMs: config.windowSeconds * 1000,
         now: clock.now(),
