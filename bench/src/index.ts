@@ -340,22 +340,30 @@ async function main(): Promise<void> {
       await settle(db);
       log(`seeded in ${Date.now() - t} ms`);
       const tokens = await loginAll(api.url, SCALE_INVITERS.map((s) => phoneOf(s.n)), 3);
-      const runs: { size: string; m: Measured }[] = [];
-      for (const [i, inviter] of SCALE_INVITERS.entries()) {
-        const tok = [tokens[i]?.access_token as string];
-        const size = `${inviter.invitees.toLocaleString('en')} invitees`;
-        log(`scale: ${size}`);
-        runs.push({ size, m: await measure(profileScenario('GET /profile/', tok), load) });
-        runs.push({ size, m: await measure(invitedScenario('GET /profile/invited-users', tok), load) });
-        if (inviter.invitees >= 1000) {
-          const mid = inviter.firstInvitee + Math.floor(inviter.invitees / 2);
-          runs.push({
-            size,
-            m: await measure(invitedScenario('GET /profile/invited-users (page from the middle)', tok, `limit=100&cursor=${cursorAfter(mid)}`), load),
-          });
+      // The sizes are measured in interleaved rounds, like the endpoints, and each row is the
+      // median over the rounds: measured one after the other, the sizes minutes apart differed by
+      // the machine's drift as much as by their data (a 0-invitee profile once cost more CPU than
+      // a 1 000-invitee one).
+      const bySize = new Map<string, { round: number; m: Measured }[]>();
+      for (let round = 1; round <= o.rounds; round++) {
+        for (const [i, inviter] of SCALE_INVITERS.entries()) {
+          const tok = [tokens[i]?.access_token as string];
+          const size = `${inviter.invitees.toLocaleString('en')} invitees`;
+          const runs = bySize.get(size) ?? [];
+          bySize.set(size, runs);
+          const step = { ...load, warmupSeconds: round === 1 ? load.warmupSeconds : 0 };
+          log(`scale, round ${round}/${o.rounds}: ${size}`);
+          runs.push({ round, m: await measure(profileScenario('GET /profile/', tok), step) });
+          runs.push({ round, m: await measure(invitedScenario('GET /profile/invited-users', tok), step) });
+          if (inviter.invitees >= 1000) {
+            const mid = inviter.firstInvitee + Math.floor(inviter.invitees / 2);
+            const query = `limit=100&cursor=${cursorAfter(mid)}`;
+            runs.push({ round, m: await measure(invitedScenario('GET /profile/invited-users (page from the middle)', tok, query), step) });
+          }
         }
       }
-      scale.push(...scaleRows('invitees per inviter', runs));
+      const medians = [...bySize].flatMap(([size, runs]) => aggregateRounds(runs).map((m) => ({ size, m })));
+      scale.push(...scaleRows('invitees per inviter', medians));
     }
 
   } finally {
