@@ -103,12 +103,54 @@ describe('audit log', () => {
     expect(t.lines.filter((l) => l.level === 'warn').map((l) => [l.msg, l.obj.type])).toEqual([['audit write failed', 'bad']]);
   });
 
-  it('keeps at most maxQueued events while the database is away, and says how many it dropped', async () => {
-    const t = setup(never, { maxQueued: 3, waitMs: 50 });
+  it('keeps at most maxQueued events, the group in flight included, writes them later, and says it dropped the rest', async () => {
+    let answer!: () => void;
+    const t = setup((_rows, call) => (call === 1 ? new Promise<void>((r) => (answer = r)) : Promise.resolve()), { maxQueued: 3, waitMs: 50 });
     await Promise.all(Array.from({ length: 6 }, (_, i) => t.record(`e${i}`)));
     const full = t.lines.filter((l) => l.msg === 'audit queue full: event dropped');
     expect(full).toHaveLength(1);
-    expect(full[0]?.obj).toMatchObject({ dropped: 1 });
+    expect(full[0]?.obj).toMatchObject({ dropped: 1, type: 'e3' });
+    answer();
+    await until(() => t.written.length === 3);
+    expect(t.written).toEqual(['e0', 'e1', 'e2']);
+  });
+
+  it('holds an event queued behind a slow group at most waitMs from when it was recorded', async () => {
+    // The first group takes 80 ms of the 100 ms; the next one (with the event) never answers.
+    const t = setup((_rows, call) => (call === 1 ? new Promise<void>((r) => setTimeout(r, 80)) : never()), { waitMs: 100 });
+    void t.record('login');
+    await new Promise((r) => setTimeout(r, 10));
+    const recordedAt = Date.now();
+    await t.record('logout');
+    const waited = Date.now() - recordedAt;
+    expect(waited).toBeGreaterThanOrEqual(80);
+    expect(waited).toBeLessThan(150);
+  });
+
+  it('keeps the rest of a row-by-row retry when the database goes away during it, and says when it is back', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let outages = 1;
+    const t = setup(async (rows, call) => {
+      if (call === 1) return gate; // holds the first group, so the next three go together
+      if (rows.length === 1 && outages > 0) {
+        outages--; // the database goes away during the row-by-row retry
+        throw down();
+      }
+      if (rows.some((r) => r.type === 'bad')) throw Object.assign(new Error('invalid input syntax for type uuid'), { code: '22P02' });
+    });
+    const first = t.record('login');
+    const rest = [t.record('otp_requested'), t.record('bad'), t.record('logout')];
+    release();
+    await Promise.all([first, ...rest]);
+    await until(() => t.written.length === 3);
+    // The rows the outage interrupted were kept and written; only the bad row is lost.
+    expect(t.written).toEqual(['login', 'otp_requested', 'logout']);
+    expect(t.lines.map((l) => l.msg)).toEqual([
+      'audit writes failing: the database is unavailable; events kept and retried',
+      'audit write failed',
+      'audit writes recovered',
+    ]);
   });
 
   it('close stops retrying into an outage and reports what was not written', async () => {
@@ -123,5 +165,36 @@ describe('audit log', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(t.calls.length).toBe(callsAtClose);
     expect(t.lines.find((l) => l.msg.startsWith('audit events not written'))?.obj).toMatchObject({ events: 2 });
+  });
+
+  it('close gives a stalled database timeoutMs, then reports the rows not written and writes nothing more', async () => {
+    let answer!: () => void;
+    const t = setup((_rows, call) => (call === 1 ? new Promise<void>((r) => (answer = r)) : Promise.resolve()), { waitMs: 20 });
+    await Promise.all([t.record('login'), t.record('logout'), t.record('otp_requested')]);
+    const started = Date.now();
+    await t.audit.close(100);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(90);
+    expect(t.lines.find((l) => l.msg.startsWith('audit events not written'))?.obj).toMatchObject({ events: 3 });
+    // The stalled insert answering late changes nothing, and later events are refused.
+    answer();
+    await t.record('user_blocked');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(t.calls).toEqual([['login']]);
+    expect(t.lines.some((l) => l.msg === 'audit log closed: event dropped')).toBe(true);
+  });
+
+  it('while closing, a failure of any kind is final: one line, not one retry per row', async () => {
+    let closing = false;
+    const t = setup(async () => {
+      if (closing) throw new Error('driver has already been destroyed');
+    });
+    await t.record('login');
+    closing = true;
+    await t.audit.close(200);
+    await Promise.all([t.record('logout'), t.record('otp_requested')]);
+    await until(() => t.lines.some((l) => l.msg.startsWith('audit events not written')));
+    expect(t.calls).toEqual([['login'], ['logout']]);
+    expect(t.lines.find((l) => l.msg.startsWith('audit events not written'))?.obj).toMatchObject({ events: 2 });
+    expect(t.lines.filter((l) => l.msg === 'audit write failed')).toHaveLength(0);
   });
 });

@@ -50,7 +50,7 @@ type AuditRow = {
   created_at: Date;
 };
 
-type Entry = { row: AuditRow; done: () => void };
+type Entry = { row: AuditRow; done: () => void; /** Date.now() when recorded. */ at: number };
 
 const sleep = (ms: number) =>
   new Promise<void>((resolve) => {
@@ -68,36 +68,74 @@ const sleep = (ms: number) =>
  * Performance). Rows keep the order of `record` calls.
  *
  * When things go wrong:
+ * - a request waits for its row at most `waitMs` from when it recorded it (a database that stalls
+ *   instead of refusing); the row is still written when the database answers;
  * - a group that fails on its data (a bad row) is retried row by row, so one bad row cannot take
  *   the others down with it;
- * - a group that fails because the database is unreachable is kept, ahead of newer events, and
- *   tried again every `retryMs` until it is back — at most `maxQueued` events are kept, newer ones
- *   are dropped with a warning — and meanwhile `record` does not wait: a request that already
- *   sent its SMS must not hang on the audit trail;
- * - a database that stalls instead of refusing holds a request at most `waitMs`; its row is still
- *   written when the database answers.
+ * - rows that could not be written because the database is unreachable are kept, ahead of newer
+ *   events, and tried again every `retryMs` until it is back — at most `maxQueued` events in all,
+ *   newer ones are dropped with a warning — and meanwhile `record` does not wait at all.
  */
 export function createAuditLog(deps: { db: Kysely<Database>; clock: Clock; log: Logger; timing?: Partial<AuditTiming> }): AuditLog {
   const { db, clock, log } = deps;
   const timing = { ...DEFAULT_TIMING, ...deps.timing };
   let queue: Entry[] = [];
+  /** The group being written (counted against maxQueued, released by its timer). */
+  let inFlight: Entry[] = [];
   let flushing = false;
   /** The flush in progress, for close() to wait on. */
   let current: Promise<void> | null = null;
-  /** The insert in flight has taken longer than waitMs. */
+  /** The group in flight has been waited on for waitMs: new events do not wait for it. */
   let stalled = false;
-  /** The last group failed because the database was unreachable, and has not been written since. */
+  /** The database was unreachable at the last attempt and has not answered since. */
   let outage = false;
+  /** close() was called: an unreachable database is final. */
   let closed = false;
+  /** close() gave up waiting: the loop writes nothing more. */
+  let stopped = false;
   let dropped = 0;
 
   async function insert(rows: AuditRow[]): Promise<void> {
     await db.insertInto('audit_events').values(rows).execute();
   }
 
-  const releaseQueued = () => {
-    for (const q of queue) q.done();
+  const releaseAll = () => {
+    for (const e of inFlight) e.done();
+    for (const e of queue) e.done();
   };
+
+  /** Gives up on everything not written yet (closing), saying how much. */
+  function abandon(why: string, err?: unknown) {
+    const lost = inFlight.length + queue.length;
+    releaseAll();
+    queue = [];
+    inFlight = [];
+    if (lost > 0) log.warn({ events: lost, ...(err ? { err: { message: (err as Error).message } } : {}) }, `audit events not written: ${why}`);
+  }
+
+  /**
+   * Writes a group; returns the rows left unwritten because the database is unreachable (from the
+   * first such failure on), with that error, or null when the database answered for every row.
+   */
+  async function write(batch: Entry[]): Promise<{ rest: Entry[]; err: unknown } | null> {
+    try {
+      await insert(batch.map((b) => b.row));
+      return null;
+    } catch (err) {
+      // While closing, any failure is final (the pool may be gone already): no row-by-row retry.
+      if (isDependencyDown(err) || closed) return { rest: batch, err };
+    }
+    for (const [i, { row }] of batch.entries()) {
+      if (stopped) return null;
+      try {
+        await insert([row]);
+      } catch (err) {
+        if (isDependencyDown(err)) return { rest: batch.slice(i), err };
+        log.warn({ type: row.type, err: { message: (err as Error).message } }, 'audit write failed');
+      }
+    }
+    return null;
+  }
 
   async function flush(): Promise<void> {
     // `flushing` turns false in the same turn as the last group's done(): the loop ends right
@@ -105,53 +143,43 @@ export function createAuditLog(deps: { db: Kysely<Database>; clock: Clock; log: 
     // again starts a new flush instead of joining a queue nobody drains.
     flushing = true;
     try {
-      while (queue.length > 0) {
-        const batch = queue.splice(0, MAX_BATCH);
-        // A stalled database must not hold the requests waiting on this group or behind it.
+      while (queue.length > 0 && !stopped) {
+        inFlight = queue.splice(0, MAX_BATCH);
+        // The group's oldest event sets the deadline; every other pending event is younger.
         const release = setTimeout(() => {
           stalled = true;
-          for (const b of batch) b.done();
-          releaseQueued();
-        }, timing.waitMs).unref();
+          releaseAll();
+        }, Math.max(0, (inFlight[0] as Entry).at + timing.waitMs - Date.now())).unref();
+        let failed: Awaited<ReturnType<typeof write>>;
         try {
-          await insert(batch.map((b) => b.row));
-          if (outage) {
-            outage = false;
-            log.info({}, 'audit writes recovered');
-          }
-        } catch (err) {
-          if (isDependencyDown(err)) {
-            for (const b of batch) b.done();
-            if (closed) {
-              const lost = batch.length + queue.length;
-              releaseQueued();
-              queue = [];
-              log.warn({ events: lost, err: { message: (err as Error).message } }, 'audit events not written: the database is unavailable and the server is closing');
-              return;
-            }
-            if (!outage) {
-              outage = true;
-              releaseQueued();
-              log.warn({ events: batch.length + queue.length, err: { message: (err as Error).message } }, 'audit writes failing: the database is unavailable; events kept and retried');
-            }
-            queue = batch.concat(queue);
-            clearTimeout(release);
-            stalled = false;
-            await sleep(timing.retryMs);
-            continue;
-          }
-          for (const { row } of batch) {
-            try {
-              await insert([row]);
-            } catch (rowErr) {
-              log.warn({ type: row.type, err: { message: (rowErr as Error).message } }, 'audit write failed');
-            }
-          }
+          failed = await write(inFlight);
         } finally {
           clearTimeout(release);
           stalled = false;
         }
-        for (const b of batch) b.done();
+        if (stopped) return;
+        for (const e of inFlight) e.done();
+        if (!failed) {
+          inFlight = [];
+          if (outage) {
+            outage = false;
+            log.info({}, 'audit writes recovered');
+          }
+          continue;
+        }
+        inFlight = failed.rest;
+        if (closed) {
+          abandon('the database is unavailable and the server is closing', failed.err);
+          return;
+        }
+        if (!outage) {
+          outage = true;
+          releaseAll();
+          log.warn({ events: inFlight.length + queue.length, err: { message: (failed.err as Error).message } }, 'audit writes failing: the database is unavailable; events kept and retried');
+        }
+        queue = inFlight.concat(queue);
+        inFlight = [];
+        await sleep(timing.retryMs);
       }
     } finally {
       flushing = false;
@@ -160,9 +188,9 @@ export function createAuditLog(deps: { db: Kysely<Database>; clock: Clock; log: 
 
   return {
     record(event) {
-      if (queue.length >= timing.maxQueued) {
+      if (stopped || queue.length + inFlight.length >= timing.maxQueued) {
         dropped++;
-        if (dropped === 1 || dropped % 1000 === 0) log.warn({ type: event.type, dropped }, 'audit queue full: event dropped');
+        if (dropped === 1 || dropped % 1000 === 0) log.warn({ type: event.type, dropped }, stopped ? 'audit log closed: event dropped' : 'audit queue full: event dropped');
         return Promise.resolve();
       }
       const row: AuditRow = {
@@ -174,7 +202,7 @@ export function createAuditLog(deps: { db: Kysely<Database>; clock: Clock; log: 
         created_at: new Date(clock.now()),
       };
       return new Promise<void>((resolve) => {
-        queue.push({ row, done: resolve });
+        queue.push({ row, done: resolve, at: Date.now() });
         if (!flushing) {
           current = flush();
         } else if (outage || stalled) {
@@ -186,7 +214,12 @@ export function createAuditLog(deps: { db: Kysely<Database>; clock: Clock; log: 
 
     async close(timeoutMs = 2_000) {
       closed = true;
-      if (flushing && current) await Promise.race([current, sleep(timeoutMs)]);
+      if (!flushing || !current) return;
+      const finished = await Promise.race([current.then(() => true), sleep(timeoutMs).then(() => false)]);
+      if (!finished) {
+        stopped = true;
+        abandon('the server is closing and the database did not take them in time');
+      }
     },
   };
 }
