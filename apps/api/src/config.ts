@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { z } from 'zod';
 import { getCountries, type CountryCode } from 'libphonenumber-js/max';
+import { BEARER_CREDENTIAL } from './lib/bearer.js';
 
 /**
  * All configuration comes from environment variables, parsed here once with zod into a frozen
@@ -146,12 +147,12 @@ const EnvObject = z.object({
     RATE_LIMIT_VERIFY_CODE_PER_IP: int(60, 1, 1_000_000),
     RATE_LIMIT_REFRESH_PER_IP: int(60, 1, 1_000_000),
 
-    // The characters a Bearer credential may carry (RFC 6750 b64token, as auth-hook.ts reads it):
-    // any other token could be configured but never presented.
+    // Only what can be sent as a Bearer credential (as auth-hook.ts reads it): any other token
+    // could be configured but never presented.
     ADMIN_API_TOKEN: z
       .string()
       .min(32, 'must be at least 32 characters')
-      .regex(/^[A-Za-z0-9._~+/-]+=*$/, 'may contain only letters, digits and - . _ ~ + / (and = at the end), as a Bearer token must')
+      .regex(BEARER_CREDENTIAL, 'may contain only letters, digits and - . _ ~ + / (and = at the end), as a Bearer token must')
       .optional(),
     SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 600_000),
     HEALTH_CHECK_TIMEOUT_MS: int(1000, 50, 30_000),

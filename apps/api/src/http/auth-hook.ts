@@ -1,6 +1,7 @@
 import { contract, type RouteMetadata } from '@phone-auth/contract';
 import type { AppRoute } from '@ts-rest/core';
 import type { FastifyRequest } from 'fastify';
+import { BEARER_HEADER } from '../lib/bearer.js';
 import { AppError } from '../lib/errors.js';
 import { noRouteMessage } from './error-handler.js';
 import type { AdminService } from '../modules/admin/admin.service.js';
@@ -19,7 +20,7 @@ declare module 'fastify' {
 export function bearerToken(request: FastifyRequest): string | null {
   const header = request.headers.authorization;
   if (typeof header !== 'string') return null;
-  const match = /^Bearer[ ]+([A-Za-z0-9._~+/-]+=*)[ ]*$/i.exec(header);
+  const match = BEARER_HEADER.exec(header);
   return match?.[1] ?? null;
 }
 
