@@ -73,6 +73,8 @@ describe('maskPhonesInText', () => {
     ['/admin/audit?phone=%2B7+(912)+345-67-89', '/admin/audit?phone=%2B7912*****89'],
     ['/admin/audit?phone=+44%207911%20123456', '/admin/audit?phone=+4479******56'],
     ['/admin/users?phone_prefix=%2B7%20912', '/admin/users?phone_prefix=%2B7%20912'],
+    // Digits far apart are not one number.
+    ['/profile/invited-users?cursor=dTo0----1----2----3----4----5----6----7', '/profile/invited-users?cursor=dTo0----1----2----3----4----5----6----7'],
   ])('%s → %s', (input, masked) => {
     expect(maskPhonesInText(input)).toBe(masked);
   });

@@ -53,9 +53,10 @@ export function maskPhone(e164: string): string {
 /**
  * What a phone looks like in a URL: 7–15 digits, alone or after a `+` (raw or URL-encoded), with
  * or without the separators people type and clients encode — spaces (`%20`, or `+` in a query),
- * `-`, `.` and brackets (`%28`/`%29`): `%2B7%20(912)%20345-67-89`, `8+912+345+67+89`.
+ * `-`, `.` and brackets (`%28`/`%29`): `%2B7%20(912)%20345-67-89`, `8+912+345+67+89`. At most
+ * three separators in a row (`) (`), so digits far apart are not taken for one number.
  */
-const PHONE_IN_TEXT = /(?<!\d)(\+|%2[Bb])?(\d(?:(?:%20|%28|%29|[ +\-.()])*\d){6,14})(?!\d)/g;
+const PHONE_IN_TEXT = /(?<!\d)(\+|%2[Bb])?(\d(?:(?:%20|%28|%29|[ +\-.()]){0,3}\d){6,14})(?!\d)/g;
 
 /**
  * Masks everything in `text` that may be a phone number, as maskPhone does (`%2B7912*****89`,
