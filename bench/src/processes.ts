@@ -44,6 +44,9 @@ export function apiEnvironment(o: {
     RATE_LIMIT_VERIFY_CODE_PER_IP: '1000000',
     RATE_LIMIT_REFRESH_PER_IP: '1000000',
     INVITE_MAX_FAILURES: '10000',
+    // The read scenarios log in once and read for the whole run (rounds, interleaved scale runs),
+    // which can outlast the default 15 minutes.
+    ACCESS_TOKEN_TTL_SECONDS: '86400',
     DATABASE_POOL_SIZE: String(o.pool),
     ...o.overrides,
   };
