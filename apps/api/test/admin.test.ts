@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { backends } from './support/backends.js';
 import { startApp, type TestApp } from './support/app.js';
+import { failNextDenylistWrite } from './support/faults.js';
 
 /**
  * Admin API details seen over raw HTTP (the SDK-level behaviour is in sdk.test.ts): the 404 that
@@ -107,12 +108,7 @@ describe.each(backends)('admin API over HTTP on $name', (backend) => {
   it('a block retried after the denylist failed still refuses the blocked user\'s access tokens', async () => {
     const phone = '+79128000003';
     const session = await t.login(phone);
-    const denylist = t.deps.stores.denylist;
-    const add = denylist.add;
-    denylist.add = async () => {
-      denylist.add = add;
-      throw new Error('Connection is closed.');
-    };
+    failNextDenylistWrite(t);
     const failed = await t.request('POST', `/admin/users/${encodeURIComponent(phone)}/block`, { token: ADMIN_TOKEN });
     expect(failed.status).toBe(503);
     const retried = await t.request('POST', `/admin/users/${encodeURIComponent(phone)}/block`, { token: ADMIN_TOKEN });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from './support/backends.js';
 import { startApp, type TestApp } from './support/app.js';
+import { failNextDenylistWrite } from './support/faults.js';
 
 function claims(token: string): { sub: string; sid: string } {
   return JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { sub: string; sid: string };
@@ -171,12 +172,7 @@ describe.each(backends)('sessions on $name', (backend) => {
       t.clock.advance(61_000);
       const b = await t.login(phone);
       // Redis fails right after the sessions are revoked in Postgres: the logout answers 503.
-      const denylist = t.deps.stores.denylist;
-      const add = denylist.add;
-      denylist.add = async () => {
-        denylist.add = add;
-        throw new Error('Connection is closed.');
-      };
+      failNextDenylistWrite(t);
       const failed = await t.request('POST', '/auth/logout', { token: a.access_token, body: { all: true } });
       expect(failed.status).toBe(503);
       expect(failed.body.error.code).toBe('SERVICE_UNAVAILABLE');
