@@ -130,7 +130,7 @@ export function createAuditLog(deps: { db: Kysely<Database>; clock: Clock; log: 
       try {
         await insert([row]);
       } catch (err) {
-        if (isDependencyDown(err)) return { rest: batch.slice(i), err };
+        if (isDependencyDown(err) || closed) return { rest: batch.slice(i), err };
         log.warn({ type: row.type, err: { message: (err as Error).message } }, 'audit write failed');
       }
     }
