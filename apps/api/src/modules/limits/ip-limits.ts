@@ -32,8 +32,9 @@ export function clientNetwork(ip: string): string {
 }
 
 /**
- * Per-IP fixed-window limits on the auth endpoints (by client network: clientNetwork), kept in the shared limits store (Redis across
- * replicas, in process on the embedded backend) and driven by the injected clock.
+ * Per-IP fixed-window limits on the auth endpoints, counted per client network (clientNetwork),
+ * kept in the shared limits store (Redis across replicas, in process on the embedded backend) and
+ * driven by the injected clock.
  *
  * Why not @fastify/rate-limit: its Redis store lets Redis expire the window (PTTL on the server's
  * own time), so the injected clock cannot move it and tests would have to sleep; the in-process
