@@ -20,13 +20,12 @@ import {
   deleteRedisPrefix,
   dropDatabase,
   freshPhoneOf,
+  growTree,
   openDb,
   phoneOf,
   recountInvitees,
   SCALE_INVITERS,
-  seedActivity,
   seedScaleInviters,
-  seedTree,
 } from './seed.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -146,10 +145,11 @@ async function main(): Promise<void> {
     });
     servers.push(baseline);
 
-    log(`seeding ${o.users} users (invite tree, 10 invitees per inviter; a session, refresh tokens and audit rows each)`);
+    log(`seeding ${o.users} users through the API's repositories (a login, a refresh and an activation each; 10 invitees per inviter)`);
     let t = Date.now();
-    await seedTree(db, 1, o.users, o.users);
-    await seedActivity(db, 1, o.users);
+    // Loaded here, after the build: it imports the API's repositories, which need the contract built.
+    const { seedUsers } = await import('./seed-users.js');
+    await seedUsers(db, o.users);
     await analyze(db);
     log(`seeded in ${Date.now() - t} ms`);
 
@@ -313,7 +313,7 @@ async function main(): Promise<void> {
       if (o.largeUsers > o.users) {
         log(`scale: growing the table to ${o.largeUsers} users`);
         t = Date.now();
-        await seedTree(db, o.users + 1, o.largeUsers, o.largeUsers);
+        await growTree(db, o.users + 1, o.largeUsers, o.largeUsers);
         await recountInvitees(db, Math.floor(o.users / 10), Math.floor(o.largeUsers / 10), o.largeUsers);
         // Settle the bulk insert before measuring: vacuum (visibility map, statistics) and a
         // checkpoint, so its WAL is not being flushed while the next step runs.

@@ -4,16 +4,23 @@ import pg from 'pg';
 import type { Database } from '../../apps/api/src/db/types.js';
 
 /**
- * Seeding with set-based SQL (`insert … select from generate_series`): a million users is one
- * statement, not a million round trips. Every seeded row is a function of its row number `n`, so
- * runs are reproducible:
+ * Two ways of seeding:
+ * - The invite tree the endpoints are measured on (`--users`, 10 000 by default) goes through the
+ *   API's own repositories (seedUsers in seed-users.ts): the first-login statement, a
+ *   refresh-token rotation and the activation transaction, the same statements the API runs, many
+ *   at a time. Its rows are what using the service writes, by construction.
+ * - The scale runs' bulk (the users table grown to a million, inviters with 100 000 invitees)
+ *   uses set-based SQL (`insert … select from generate_series`): a million users is one
+ *   statement, not a million round trips. Every row is a function of its row number `n`, so runs
+ *   are reproducible:
  *   id            00000000-0000-4000-8000-<n in hex>
  *   phone_number  +7900<n, 7 digits>           (valid Russian mobile numbers)
  *   invite_code   base-31 digits of (n · 1 000 003) mod 31⁶ in the invite alphabet — a bijection
  *                 on 0…31⁶−1 (1 000 003 is coprime to 31), so codes are unique and pass the
  *                 users_invite_code_format check
  *   invited_by    user ⌊n/10⌋ for n ≥ 10 (a tree: every user up to N/10 has 10 invitees)
- * Scale inviters and their invitees use their own ranges of n (see SCALE_*).
+ *   Scale inviters and their invitees use their own ranges of n (see SCALE_*).
+ * Both give user n the phone phoneOf(n) and, for n ≥ 10, the inviter ⌊n/10⌋.
  */
 
 const ALPHABET = '23456789ABCDEFGHJKMNPQRSTUVWXYZ';
@@ -79,58 +86,38 @@ export async function dropDatabase(adminUrl: string, name: string): Promise<void
   }
 }
 
-export function openDb(url: string): Kysely<Database> {
-  return new Kysely<Database>({
-    dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 2, application_name: 'phone-auth-bench' }) }),
-  });
+/** The bench's own connections: enough for seedUsers' concurrent statements. */
+export function openDb(url: string, max = 16): Kysely<Database> {
+  const pool = new pg.Pool({ connectionString: url, max, application_name: 'phone-auth-bench' });
+  // An idle connection ended by the server (the run's database dropped WITH (FORCE) while the
+  // pool winds down) is an 'error' event on the pool; unhandled, it would end the process.
+  pool.on('error', () => undefined);
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
 /**
- * Users n = from…to of the main tree. Rows whose inviter ⌊n/10⌋ is inside the inserted range or
- * already present get `invited_by`; foreign keys are checked at the end of the statement, so a
- * row may reference one inserted by the same statement.
+ * Grows the tree with users n = from…to in one set-based statement (the scale run's million).
+ * An inviter ⌊n/10⌋ below `from` is an existing user, found by phone (seedUsers' ids are the
+ * database's); one at or above it is inserted by the same statement, with the id idSql gives it —
+ * foreign keys are checked at the end of the statement, so a row may reference one inserted
+ * beside it. `invited_count` is what the tree gives each new user; recountInvitees fixes the
+ * existing inviters.
  */
-export async function seedTree(db: Kysely<Database>, from: number, to: number, total: number): Promise<void> {
+export async function growTree(db: Kysely<Database>, from: number, to: number, total: number): Promise<void> {
   const n = sql`g.n`;
   await db
     .insertInto('users')
     .columns(['id', 'phone_number', 'invite_code', 'invited_by', 'invite_activated_at', 'invited_count', 'created_at'])
     .expression(
       sql`select ${idSql(n)}, ${phoneSql(n)}, ${freeCodeSql(n)},
-            case when g.n >= 10 then ${idSql(sql`g.n / 10`)} end,
+            case when g.n / 10 >= ${from}::int then ${idSql(sql`g.n / 10`)}
+                 when g.n >= 10 then (select p.id from users p where p.phone_number = ${phoneSql(sql`g.n / 10`)}) end,
             case when g.n >= 10 then timestamptz '2026-01-01' + g.n * interval '1 second' end,
             greatest(0, least(g.n * 10 + 9, ${total}) - greatest(g.n * 10, 10) + 1),
             timestamptz '2026-01-01' + g.n * interval '1 second'
           from generate_series(${from}::int, ${to}::int) as g(n)`,
     )
     .execute();
-}
-
-/**
- * What users n = from…to leave behind when they have been using the service: one live session
- * each, with its refresh token (one rotation spent, one current) and the audit rows of a login
- * (`otp_requested`, `otp_verified`, `login`). A service in use has these tables as big as its users
- * table; starting them empty would measure a table that is not there in production — and the
- * foreign-key checks the API's connections plan on a near-empty `sessions` would stay sequential
- * scans while the table grows under the load (a plan is kept until the next ANALYZE).
- */
-export async function seedActivity(db: Kysely<Database>, from: number, to: number): Promise<void> {
-  const sessionId = sql`('00000000-0000-4000-9000-' || lpad(to_hex(g.n), 12, '0'))::uuid`;
-  const series = sql`generate_series(${from}::int, ${to}::int) as g(n)`;
-  await sql`insert into sessions (id, user_id, created_at, expires_at, last_used_at, ip, user_agent)
-    select ${sessionId}, ${idSql(sql`g.n`)}, timestamptz '2026-06-01' + g.n * interval '1 second',
-      now() + interval '30 days', now(), '10.0.0.1', 'bench-seed'
-    from ${series}`.execute(db);
-  // 32-byte token hashes: two md5s of the row number (spent) and of its negation (current).
-  await sql`insert into refresh_tokens (token_hash, session_id, created_at, expires_at, spent_at)
-    select decode(md5(k::text) || md5('x' || k::text), 'hex'), ${sessionId},
-      timestamptz '2026-06-01', now() + interval '30 days', case when k > 0 then timestamptz '2026-06-02' end
-    from ${series}, lateral (values (g.n), (-g.n)) as t(k)`.execute(db);
-  await sql`insert into audit_events (type, user_id, phone_number, ip, details, created_at)
-    select e.type, case when e.type = 'login' then ${idSql(sql`g.n`)} end, ${phoneSql(sql`g.n`)},
-      '10.0.0.1', null, timestamptz '2026-06-01' + g.n * interval '1 second'
-    from ${series}, (values (1, 'otp_requested'), (2, 'otp_verified'), (3, 'login')) as e(ord, type)
-    order by g.n, e.ord`.execute(db);
 }
 
 /** The scale inviters (0, 1 000 and 100 000 invitees) and their invitees (leaf users). */
@@ -164,7 +151,7 @@ export async function seedScaleInviters(db: Kysely<Database>): Promise<void> {
 export async function recountInvitees(db: Kysely<Database>, fromInviter: number, toInviter: number, total: number): Promise<void> {
   await sql`update users set invited_count = greatest(0, least(n * 10 + 9, ${total}) - greatest(n * 10, 10) + 1)
             from (select generate_series(${fromInviter}::int, ${toInviter}::int) as n) g
-            where users.id = ${idSql(sql`g.n`)}`.execute(db);
+            where users.phone_number = ${phoneSql(sql`g.n`)}`.execute(db);
 }
 
 export async function analyze(db: Kysely<Database>): Promise<void> {

@@ -15,11 +15,12 @@ import {
   deleteRedisPrefix,
   dropDatabase,
   freshPhoneOf,
+  growTree,
   openDb,
   phoneOf,
-  seedActivity,
-  seedTree,
+  recountInvitees,
 } from '../src/seed.js';
+import { seedUsers } from '../src/seed-users.js';
 
 /**
  * The bench against real Postgres and Redis (TEST_DATABASE_URL, TEST_REDIS_URL — CI sets both;
@@ -146,11 +147,13 @@ describe.skipIf(!DATABASE_URL || !REDIS_URL)('pnpm bench on real Postgres and Re
         logFile: path.join(work, 'api.log'),
         cwd: BENCH_DIR,
       });
-      // Migrated by the API on start; then 1 000 users seeded the way the bench does it.
+      // Migrated by the API on start; then 1 000 users seeded the way the bench does it, and the
+      // tree grown to 1 100 users with set-based SQL, as the users scale run grows it.
       const db = openDb(url.toString());
       try {
-        await seedTree(db, 1, 1000, 1000);
-        await seedActivity(db, 1, 1000);
+        await seedUsers(db, 1000);
+        await growTree(db, 1001, 1100, 1100);
+        await recountInvitees(db, 100, 110, 1100);
         await analyze(db);
       } finally {
         await db.destroy();
@@ -195,6 +198,18 @@ describe.skipIf(!DATABASE_URL || !REDIS_URL)('pnpm bench on real Postgres and Re
 
       const page = await five!.invitedUsersPage({ limit: 3 });
       expect(page.items).toEqual([50, 51, 52].map((n) => ({ phone_number: phoneOf(n), activated_at: `2026-01-01T00:00:${n}.000Z` })));
+    });
+
+    it('users grown with set-based SQL hang under seeded inviters, who count them', async () => {
+      const [hundred, thousandFive] = await Promise.all([phoneOf(100), phoneOf(1005)].map(signedIn));
+      const p100 = await hundred!.getProfile();
+      // 1000 was seeded through the repositories, 1001–1009 grown: one list, in activation order.
+      expect(p100).toMatchObject({ invited_users: Array.from({ length: 10 }, (_, i) => phoneOf(1000 + i)), invited_users_count: 10 });
+      expect(await thousandFive!.getProfile()).toMatchObject({ other_profile_invite_code: p100.invite_code, invited_users: [], invited_users_count: 0 });
+      const p109 = await (await signedIn(phoneOf(109))).getProfile();
+      expect(p109).toMatchObject({ invited_users: Array.from({ length: 10 }, (_, i) => phoneOf(1090 + i)), invited_users_count: 10 });
+      const p110 = await (await signedIn(phoneOf(110))).getProfile();
+      expect(p110).toMatchObject({ invited_users: [phoneOf(1100)], invited_users_count: 1 });
     });
 
     it('a new user activates a seeded code, and a seeded user refreshes and activates too', async () => {

@@ -10,8 +10,8 @@ describe('pnpm bench options', () => {
   });
 
   it('--quick shortens everything to one round of 3 s, and explicit flags still win', () => {
-    expect(parseOptions(['--quick'])).toMatchObject({ quick: true, duration: 3, warmup: 1, rounds: 1 });
-    expect(parseOptions(['--quick', '--duration', '5', '--rounds', '2'])).toMatchObject({ duration: 5, rounds: 2 });
+    expect(parseOptions(['--quick'])).toMatchObject({ quick: true, duration: 3, warmup: 1, rounds: 1, users: 3_000 });
+    expect(parseOptions(['--quick', '--duration', '5', '--rounds', '2', '--users', '10000'])).toMatchObject({ duration: 5, rounds: 2, users: 10_000 });
   });
 
   it('reads --only, repeated --env, --results-dir and the server addresses', () => {
