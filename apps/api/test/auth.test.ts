@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from './support/backends.js';
 import { startApp, type TestApp } from './support/app.js';
@@ -234,6 +235,44 @@ describe.each(backends)('auth on $name', (backend) => {
       const res = await t.request('PUT', '/auth/', { body: { phone_number: phone, otp_code: sent.body.otp_code } });
       expect(res.status).toBe(403);
       expect(res.body.error.code).toBe('USER_BLOCKED');
+      // A refusal is the answer to that code: no new one before the cooldown.
+      const resend = await t.request('POST', '/auth/', { body: { phone_number: phone } });
+      expect(resend.status).toBe(429);
+      expect(resend.body.error.code).toBe('OTP_RESEND_TOO_SOON');
+    });
+
+    it('after a database failure spends the code, lets the phone ask for a new one at once', async () => {
+      const phone = '+79123450109';
+      const sent = await t.request('POST', '/auth/', { body: { phone_number: phone } });
+      // Postgres refuses the login's session insert the way a server going away does (57P03,
+      // cannot_connect_now), on both backends: the code is checked and spent in the OTP store
+      // first, then the login's statement fails.
+      const db = t.deps.database.db;
+      await sql`create function test_refuse_sessions() returns trigger language plpgsql as $$
+        begin raise exception 'the database system is starting up' using errcode = '57P03'; end $$`.execute(db);
+      await sql`create trigger test_refuse_sessions before insert on sessions for each row execute function test_refuse_sessions()`.execute(db);
+      let failed;
+      try {
+        failed = await t.request('PUT', '/auth/', { body: { phone_number: phone, otp_code: sent.body.otp_code } });
+      } finally {
+        await sql`drop trigger test_refuse_sessions on sessions`.execute(db);
+        await sql`drop function test_refuse_sessions()`.execute(db);
+      }
+      expect(failed.status).toBe(503);
+      expect(failed.body.error.code).toBe('SERVICE_UNAVAILABLE');
+      expect(await t.deps.database.db.selectFrom('users').select('id').where('phone_number', '=', phone).execute()).toEqual([]);
+
+      // No clock advance: without the cooldown lifted this would be 429 OTP_RESEND_TOO_SOON.
+      const again = await t.request('POST', '/auth/', { body: { phone_number: phone } });
+      expect(again.status).toBe(200);
+      expect(again.body.retry_after).toBe(60);
+      const spent = await t.request('PUT', '/auth/', { body: { phone_number: phone, otp_code: sent.body.otp_code } });
+      expect(spent.status).toBe(401);
+      const ok = await t.request('PUT', '/auth/', { body: { phone_number: phone, otp_code: again.body.otp_code } });
+      expect(ok.status).toBe(200);
+      expect(ok.body.user_created).toBe(true);
+      // The new code's cooldown is a normal one again.
+      expect((await t.request('POST', '/auth/', { body: { phone_number: phone } })).status).toBe(429);
     });
   });
 

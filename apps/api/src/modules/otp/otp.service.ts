@@ -37,6 +37,12 @@ export interface OtpService {
    * the `otp_verified` row is the caller's, written in its own statement (login: one commit per login).
    */
   verifyCode(rawPhone: string, code: string, ctx: RequestContext): Promise<string>;
+  /**
+   * The login a verified code was for did not happen (its database step failed): the phone may
+   * ask for a new code at once instead of waiting out the resend cooldown. `phone` is E.164, as
+   * verifyCode returned it. Best effort: a failure here is logged, not thrown.
+   */
+  loginFailedAfterVerify(phone: string): Promise<void>;
 }
 
 const DAY_MS = 86_400_000;
@@ -161,6 +167,14 @@ export function createOtpService(deps: {
         }
         throw err;
       }
+    },
+
+    async loginFailedAfterVerify(phone) {
+      // Fixed test codes have no cooldown.
+      if (config.testNumbers.has(phone)) return;
+      await store.liftCooldown(phone).catch((err: unknown) => {
+        log.warn({ phone: maskPhone(phone), err: { message: (err as Error).message } }, 'could not lift the resend cooldown after a failed login');
+      });
     },
   };
 

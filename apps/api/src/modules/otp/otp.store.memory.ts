@@ -79,5 +79,10 @@ export function createMemoryOtpStore(): OtpStore & { size(): number } {
       const send = sends.get(phone);
       if (send) send.lastSentAt = null;
     },
+
+    async liftCooldown(phone: string): Promise<void> {
+      const send = sends.get(phone);
+      if (send) send.lastSentAt = null;
+    },
   };
 }

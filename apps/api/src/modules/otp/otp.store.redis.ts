@@ -112,5 +112,10 @@ export function createRedisOtpStore(redis: Redis, prefix: string): OtpStore {
       const k = keys(phone);
       await r.otpDiscard(k.code, k.send, id);
     },
+
+    async liftCooldown(phone) {
+      // One command, atomic on its own: the send count and window stay.
+      await r.hdel(keys(phone).send, 'l');
+    },
   };
 }

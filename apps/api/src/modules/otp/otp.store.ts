@@ -26,6 +26,13 @@ export interface OtpStore {
 
   /** Delivery failed: drops the code and the resend cooldown (the send still counts to the daily cap). */
   discard(phone: string, id: string): Promise<void>;
+
+  /**
+   * A verified code's login failed after the code was spent (the database went away): lifts the
+   * resend cooldown so the phone can ask for a new code at once. The send still counted to the
+   * daily cap, and the spent code stays spent.
+   */
+  liftCooldown(phone: string): Promise<void>;
 }
 
 export interface IssueOtpInput {

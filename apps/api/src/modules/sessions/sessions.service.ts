@@ -90,14 +90,24 @@ export function createSessionService(deps: {
       const now = new Date(clock.now());
       const sessionId = randomUUID();
       const refreshToken = generateRefreshToken();
-      const { userId, created } = await openSession(phone, {
-        sessionId,
-        now,
-        expiresAt: new Date(now.getTime() + config.refreshTtlSeconds * 1000),
-        refreshHash: sha256(refreshToken),
-        ip: ctx.ip,
-        userAgent: ctx.userAgent?.slice(0, 512) ?? null,
-      });
+      let opened: { userId: string; created: boolean };
+      try {
+        opened = await openSession(phone, {
+          sessionId,
+          now,
+          expiresAt: new Date(now.getTime() + config.refreshTtlSeconds * 1000),
+          refreshHash: sha256(refreshToken),
+          ip: ctx.ip,
+          userAgent: ctx.userAgent?.slice(0, 512) ?? null,
+        });
+      } catch (err) {
+        // The code is spent, but no session came of it (a database outage answers 503): the
+        // user may ask for a new code at once rather than wait out the resend cooldown. A
+        // refusal (a blocked user) is the answer to this code, and keeps the cooldown.
+        if (!(err instanceof AppError)) await otp.loginFailedAfterVerify(phone);
+        throw err;
+      }
+      const { userId, created } = opened;
       log.info({ phone: maskPhone(phone), userId, sessionId, created }, 'login');
       metrics.logins.inc({ user_created: String(created) });
       return pair(userId, sessionId, phone, refreshToken, created);
