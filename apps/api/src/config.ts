@@ -31,6 +31,17 @@ const int = (def: number, min: number, max: number) =>
     .max(max, `must be at most ${max}`)
     .default(def);
 
+/**
+ * A secret that clients present as a Bearer credential (as auth-hook.ts reads it): any other
+ * value could be configured but never presented. Optional.
+ */
+const bearerSecret = () =>
+  z
+    .string()
+    .min(32, 'must be at least 32 characters')
+    .regex(BEARER_CREDENTIAL, 'may contain only letters, digits and - . _ ~ + / (and = at the end), as a Bearer token must')
+    .optional();
+
 const region = z
   .string()
   .toUpperCase()
@@ -147,13 +158,8 @@ const EnvObject = z.object({
     RATE_LIMIT_VERIFY_CODE_PER_IP: int(60, 1, 1_000_000),
     RATE_LIMIT_REFRESH_PER_IP: int(60, 1, 1_000_000),
 
-    // Only what can be sent as a Bearer credential (as auth-hook.ts reads it): any other token
-    // could be configured but never presented.
-    ADMIN_API_TOKEN: z
-      .string()
-      .min(32, 'must be at least 32 characters')
-      .regex(BEARER_CREDENTIAL, 'may contain only letters, digits and - . _ ~ + / (and = at the end), as a Bearer token must')
-      .optional(),
+    ADMIN_API_TOKEN: bearerSecret(),
+    METRICS_TOKEN: bearerSecret(),
     SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 600_000),
     HEALTH_CHECK_TIMEOUT_MS: int(1000, 50, 30_000),
     METRICS_ENABLED: bool(true),
@@ -272,6 +278,8 @@ function build(env: z.output<typeof EnvSchema>) {
       shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
       healthCheckTimeoutMs: env.HEALTH_CHECK_TIMEOUT_MS,
       metricsEnabled: env.METRICS_ENABLED,
+      /** Bearer token GET /metrics requires; unset: /metrics is open (keep it off the public listener). */
+      metricsToken: env.METRICS_TOKEN,
       docsEnabled: env.DOCS_ENABLED,
     },
     /** Browser origins allowed to call the API (CORS); null: no CORS headers at all. */

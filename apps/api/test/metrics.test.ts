@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
 import { backends, embedded } from './support/backends.js';
 import { startApp, type TestApp } from './support/app.js';
 import { noDatabaseEnv } from './support/net.js';
@@ -138,3 +139,34 @@ it('METRICS_ENABLED=false removes /metrics', async () => {
   }
 });
 
+
+describe('METRICS_TOKEN', () => {
+  const TOKEN = 'metrics-scraper-token-0123456789abcdef';
+
+  it('must be a Bearer credential of at least 32 characters', () => {
+    expect(() => loadConfig({ METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN: must be at least 32 characters/);
+    expect(() => loadConfig({ METRICS_TOKEN: `${TOKEN} with spaces` })).toThrow(/METRICS_TOKEN: may contain only letters, digits/);
+    expect(loadConfig({ METRICS_TOKEN: TOKEN }).ops.metricsToken).toBe(TOKEN);
+    expect(loadConfig({}).ops.metricsToken).toBeUndefined();
+  });
+
+  it('when set, /metrics answers only a scrape that presents it', async () => {
+    const t = await startApp(embedded, { env: { METRICS_TOKEN: TOKEN, ...(await noDatabaseEnv()) } });
+    try {
+      for (const headers of [{}, { authorization: `Bearer ${TOKEN}x` }, { authorization: `Bearer ${TOKEN.slice(0, -1)}` }, { authorization: `Basic ${TOKEN}` }]) {
+        const res = await t.request('GET', '/metrics', { headers });
+        expect(res.status).toBe(401);
+        expect(res.body.error.code).toBe('UNAUTHORIZED');
+        expect(res.headers.get('www-authenticate')).toBe('Bearer realm="metrics"');
+        expect(res.text).not.toContain('process_cpu');
+      }
+      const ok = await t.request('GET', '/metrics', { headers: { authorization: `bearer ${TOKEN}` } });
+      expect(ok.status).toBe(200);
+      expect(parseMetrics(ok.text).some((s) => s.name === 'process_cpu_user_seconds_total')).toBe(true);
+      // The token guards /metrics only: the API itself is unchanged.
+      expect((await t.request('GET', '/health/live')).status).toBe(200);
+    } finally {
+      await t.close();
+    }
+  });
+});

@@ -123,10 +123,12 @@ export function buildOpenApiDocument(router: AppRouter = contract, version = '0.
       tags: ['ops'],
       summary: 'Prometheus metrics',
       description:
-        'Prometheus text exposition: HTTP latency histogram by route and status, OTP, SMS, login, refresh-reuse and invite counters, process metrics.',
+        'Prometheus text exposition: HTTP latency histogram by route and status, OTP, SMS, login, refresh-reuse and invite counters, process metrics. ' +
+        'Open unless METRICS_TOKEN is set; then it needs that token as a Bearer credential.',
       security: [],
       responses: {
         200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } },
+        401: { description: 'METRICS_TOKEN is set and the request did not present it' },
       },
     },
   };

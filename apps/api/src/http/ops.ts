@@ -2,6 +2,9 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import type { Deps } from '../deps.js';
+import { AppError } from '../lib/errors.js';
+import { constantTimeEqual } from '../lib/secrets.js';
+import { bearerToken } from './auth-hook.js';
 import { buildOpenApiDocument } from './openapi.js';
 
 /**
@@ -48,7 +51,15 @@ export async function registerOps(app: FastifyInstance, deps: Pick<Deps, 'config
       );
       done();
     });
-    app.get('/metrics', async (_request, reply) => {
+    const token = config.ops.metricsToken;
+    app.get('/metrics', async (request, reply) => {
+      if (token !== undefined) {
+        const given = bearerToken(request);
+        if (!given || !constantTimeEqual(given, token)) {
+          reply.header('www-authenticate', 'Bearer realm="metrics"');
+          throw new AppError('UNAUTHORIZED', 'A valid metrics token is required.');
+        }
+      }
       reply.header('content-type', metrics.registry.contentType);
       reply.header('cache-control', 'no-store');
       return metrics.registry.metrics();
