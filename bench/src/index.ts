@@ -59,6 +59,8 @@ async function main(): Promise<void> {
   }
   const o = parseOptions(args, process.env);
   const started = new Date();
+  // Read before the build: the servers run what was checked out then, whatever changes later.
+  const commit = gitCommit();
   const stamp = started.toISOString().replace(/:/g, '').replace(/\..*/, 'Z');
   const runId = `${Date.now()}`;
   const dbName = `bench_${runId}`;
@@ -393,7 +395,7 @@ async function main(): Promise<void> {
   const meta = {
     date: started.toISOString(),
     label: o.label,
-    commit: gitCommit(),
+    commit,
     mode: o.quick ? 'quick' : 'full',
     node: process.version,
     cpus: os.cpus().length,
