@@ -153,7 +153,13 @@ describe('METRICS_TOKEN', () => {
   it('when set, /metrics answers only a scrape that presents it', async () => {
     const t = await startApp(embedded, { env: { METRICS_TOKEN: TOKEN, ...(await noDatabaseEnv()) } });
     try {
-      for (const headers of [{}, { authorization: `Bearer ${TOKEN}x` }, { authorization: `Bearer ${TOKEN.slice(0, -1)}` }, { authorization: `Basic ${TOKEN}` }]) {
+      const wrong: Record<string, string>[] = [
+        {},
+        { authorization: `Bearer ${TOKEN}x` },
+        { authorization: `Bearer ${TOKEN.slice(0, -1)}` },
+        { authorization: `Basic ${TOKEN}` },
+      ];
+      for (const headers of wrong) {
         const res = await t.request('GET', '/metrics', { headers });
         expect(res.status).toBe(401);
         expect(res.body.error.code).toBe('UNAUTHORIZED');
