@@ -262,17 +262,39 @@ describe.each(backends)('auth on $name', (backend) => {
       expect(failed.body.error.code).toBe('SERVICE_UNAVAILABLE');
       expect(await t.deps.database.db.selectFrom('users').select('id').where('phone_number', '=', phone).execute()).toEqual([]);
 
+      // The code was spent by the failed login: it does not work again, even with the database back.
+      const spent = await t.request('PUT', '/auth/', { body: { phone_number: phone, otp_code: sent.body.otp_code } });
+      expect(spent.status).toBe(401);
+      expect(spent.body.error.code).toBe('OTP_INVALID');
       // No clock advance: without the cooldown lifted this would be 429 OTP_RESEND_TOO_SOON.
       const again = await t.request('POST', '/auth/', { body: { phone_number: phone } });
       expect(again.status).toBe(200);
       expect(again.body.retry_after).toBe(60);
-      const spent = await t.request('PUT', '/auth/', { body: { phone_number: phone, otp_code: sent.body.otp_code } });
-      expect(spent.status).toBe(401);
       const ok = await t.request('PUT', '/auth/', { body: { phone_number: phone, otp_code: again.body.otp_code } });
       expect(ok.status).toBe(200);
       expect(ok.body.user_created).toBe(true);
       // The new code's cooldown is a normal one again.
       expect((await t.request('POST', '/auth/', { body: { phone_number: phone } })).status).toBe(429);
+    });
+
+    it('after a failure that is not an outage (500), keeps the resend cooldown', async () => {
+      const phone = '+79123450110';
+      const sent = await t.request('POST', '/auth/', { body: { phone_number: phone } });
+      const db = t.deps.database.db;
+      await sql`create function test_break_sessions() returns trigger language plpgsql as $$
+        begin raise exception 'a bug in a trigger'; end $$`.execute(db);
+      await sql`create trigger test_break_sessions before insert on sessions for each row execute function test_break_sessions()`.execute(db);
+      let failed;
+      try {
+        failed = await t.request('PUT', '/auth/', { body: { phone_number: phone, otp_code: sent.body.otp_code } });
+      } finally {
+        await sql`drop trigger test_break_sessions on sessions`.execute(db);
+        await sql`drop function test_break_sessions()`.execute(db);
+      }
+      expect(failed.status).toBe(500);
+      const resend = await t.request('POST', '/auth/', { body: { phone_number: phone } });
+      expect(resend.status).toBe(429);
+      expect(resend.body.error.code).toBe('OTP_RESEND_TOO_SOON');
     });
   });
 

@@ -182,6 +182,26 @@ describe.each(kits.map((make, i) => ({ make, i })))('stores #$i', ({ make }) => 
     expect((await kit.otp.issue(issueInput(phone, 'b', T0 + 2))).kind).toBe('issued');
   });
 
+  it('lifts the cooldown of a code sent by the given time, not of one sent after it, and keeps the daily cap', async () => {
+    const phone = '+70000000010';
+    await kit.otp.issue(issueInput(phone, 'a', T0));
+    expect(await kit.otp.check(checkInput(phone, T0 + 1_000, 'hash-a'))).toEqual({ kind: 'verified' });
+    // A failed login after that verification: the cooldown of code a goes.
+    await kit.otp.liftCooldown(phone, T0 + 1_000);
+    expect(await kit.otp.issue(issueInput(phone, 'b', T0 + 2_000))).toEqual({ kind: 'issued' });
+    // A lift for a verification before code b was sent leaves b's cooldown alone.
+    await kit.otp.liftCooldown(phone, T0 + 1_500);
+    expect(await kit.otp.issue(issueInput(phone, 'c', T0 + 3_000))).toEqual({ kind: 'resend_too_soon', retryAfterMs: 59_000 });
+    await kit.otp.liftCooldown(phone, T0 + 2_500);
+    expect(await kit.otp.issue(issueInput(phone, 'c', T0 + 3_000))).toEqual({ kind: 'issued' });
+    // Three sends today: the cap (3) holds, lifted cooldowns or not.
+    await kit.otp.liftCooldown(phone, T0 + 3_500);
+    expect((await kit.otp.issue(issueInput(phone, 'd', T0 + 4_000))).kind).toBe('daily_limit');
+    // Nothing to lift for a phone that never got a code.
+    await kit.otp.liftCooldown('+70000000011', T0);
+    expect((await kit.otp.issue(issueInput('+70000000011', 'a', T0 + 1))).kind).toBe('issued');
+  });
+
   it('counts fixed windows atomically, refunds, and resets after the window', async () => {
     const results = await Promise.all(Array.from({ length: 30 }, () => kit.limits.consume('k1', 10, 60_000, T0)));
     expect(results.filter((r) => r.allowed)).toHaveLength(10);

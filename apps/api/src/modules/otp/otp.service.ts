@@ -40,9 +40,10 @@ export interface OtpService {
   /**
    * The login a verified code was for did not happen (its database step failed): the phone may
    * ask for a new code at once instead of waiting out the resend cooldown. `phone` is E.164, as
-   * verifyCode returned it. Best effort: a failure here is logged, not thrown.
+   * verifyCode returned it; `verifiedAt` the clock's time just after verifyCode (a code sent
+   * after it keeps its cooldown). Best effort: a failure here is logged, not thrown.
    */
-  loginFailedAfterVerify(phone: string): Promise<void>;
+  loginFailedAfterVerify(phone: string, verifiedAt: number): Promise<void>;
 }
 
 const DAY_MS = 86_400_000;
@@ -169,10 +170,10 @@ export function createOtpService(deps: {
       }
     },
 
-    async loginFailedAfterVerify(phone) {
+    async loginFailedAfterVerify(phone, verifiedAt) {
       // Fixed test codes have no cooldown.
       if (config.testNumbers.has(phone)) return;
-      await store.liftCooldown(phone).catch((err: unknown) => {
+      await store.liftCooldown(phone, verifiedAt).catch((err: unknown) => {
         log.warn({ phone: maskPhone(phone), err: { message: (err as Error).message } }, 'could not lift the resend cooldown after a failed login');
       });
     },

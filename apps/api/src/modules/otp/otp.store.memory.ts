@@ -80,9 +80,9 @@ export function createMemoryOtpStore(): OtpStore & { size(): number } {
       if (send) send.lastSentAt = null;
     },
 
-    async liftCooldown(phone: string): Promise<void> {
+    async liftCooldown(phone: string, sentBy: number): Promise<void> {
       const send = sends.get(phone);
-      if (send) send.lastSentAt = null;
+      if (send && send.lastSentAt !== null && send.lastSentAt <= sentBy) send.lastSentAt = null;
     },
   };
 }

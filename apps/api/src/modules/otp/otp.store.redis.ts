@@ -65,12 +65,21 @@ redis.call('HDEL', KEYS[2], 'l')
 return 1
 `;
 
+// Lifts the cooldown of a send at or before ARGV[1] only: a code sent since keeps its own.
+const LIFT_COOLDOWN = `
+local last = tonumber(redis.call('HGET', KEYS[1], 'l'))
+if not last or last > tonumber(ARGV[1]) then return 0 end
+redis.call('HDEL', KEYS[1], 'l')
+return 1
+`;
+
 type Reply = [string, ...(string | number)[]];
 
 interface OtpCommands {
   otpIssue(code: string, send: string, ...args: (string | number)[]): Promise<Reply>;
   otpCheck(code: string, fail: string, ...args: (string | number)[]): Promise<Reply>;
   otpDiscard(code: string, send: string, id: string): Promise<number>;
+  otpLiftCooldown(send: string, sentBy: number): Promise<number>;
 }
 
 export function createRedisOtpStore(redis: Redis, prefix: string): OtpStore {
@@ -78,6 +87,7 @@ export function createRedisOtpStore(redis: Redis, prefix: string): OtpStore {
   redis.defineCommand('otpIssue', { numberOfKeys: 2, lua: ISSUE });
   redis.defineCommand('otpCheck', { numberOfKeys: 2, lua: CHECK });
   redis.defineCommand('otpDiscard', { numberOfKeys: 2, lua: DISCARD });
+  redis.defineCommand('otpLiftCooldown', { numberOfKeys: 1, lua: LIFT_COOLDOWN });
   const r = redis as Redis & OtpCommands;
   const keys = (phone: string) => ({
     code: `${prefix}otp:{${phone}}:code`,
@@ -113,9 +123,9 @@ export function createRedisOtpStore(redis: Redis, prefix: string): OtpStore {
       await r.otpDiscard(k.code, k.send, id);
     },
 
-    async liftCooldown(phone) {
-      // One command, atomic on its own: the send count and window stay.
-      await r.hdel(keys(phone).send, 'l');
+    async liftCooldown(phone, sentBy) {
+      // The send count and window stay.
+      await r.otpLiftCooldown(keys(phone).send, sentBy);
     },
   };
 }

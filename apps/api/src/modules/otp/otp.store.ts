@@ -29,10 +29,11 @@ export interface OtpStore {
 
   /**
    * A verified code's login failed after the code was spent (the database went away): lifts the
-   * resend cooldown so the phone can ask for a new code at once. The send still counted to the
-   * daily cap, and the spent code stays spent.
+   * resend cooldown so the phone can ask for a new code at once — only the cooldown of a send at
+   * or before `sentBy` (the verification's time), so a newer code's cooldown stays. The send still
+   * counted to the daily cap, and the spent code stays spent.
    */
-  liftCooldown(phone: string): Promise<void>;
+  liftCooldown(phone: string, sentBy: number): Promise<void>;
 }
 
 export interface IssueOtpInput {

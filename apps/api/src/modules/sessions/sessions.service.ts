@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { TokenResponse } from '@phone-auth/contract';
 import type { Database } from '../../db/types.js';
 import type { Clock } from '../../lib/clock.js';
+import { isDependencyDown } from '../../lib/dependency-errors.js';
 import { AppError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { createNoopMetrics, type DomainMetrics } from '../../lib/metrics.js';
@@ -101,10 +102,11 @@ export function createSessionService(deps: {
           userAgent: ctx.userAgent?.slice(0, 512) ?? null,
         });
       } catch (err) {
-        // The code is spent, but no session came of it (a database outage answers 503): the
-        // user may ask for a new code at once rather than wait out the resend cooldown. A
-        // refusal (a blocked user) is the answer to this code, and keeps the cooldown.
-        if (!(err instanceof AppError)) await otp.loginFailedAfterVerify(phone);
+        // The code is spent, but the database went away before a session came of it (503): the
+        // user may ask for a new code at once rather than wait out the resend cooldown. Anything
+        // else keeps it — a refusal (a blocked user) is the answer to this code, and a bug (500)
+        // would fail the next login too. The daily cap still bounds the codes sent.
+        if (isDependencyDown(err)) await otp.loginFailedAfterVerify(phone, now.getTime());
         throw err;
       }
       const { userId, created } = opened;
