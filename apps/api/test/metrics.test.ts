@@ -157,6 +157,7 @@ describe('METRICS_TOKEN', () => {
         {},
         { authorization: `Bearer ${TOKEN}x` },
         { authorization: `Bearer ${TOKEN.slice(0, -1)}` },
+        { authorization: `Bearer ${TOKEN.slice(0, -1)}${TOKEN.endsWith('f') ? 'e' : 'f'}` }, // same length, last character wrong
         { authorization: `Basic ${TOKEN}` },
       ];
       for (const headers of wrong) {

@@ -72,6 +72,9 @@ describe('OpenAPI document and Swagger UI', () => {
 
   it('documents /metrics as Prometheus text', () => {
     expect(doc.paths['/metrics'].get.responses['200'].content['text/plain']).toBeDefined();
+    // Open, or with METRICS_TOKEN set, the metrics token.
+    expect(doc.paths['/metrics'].get.security).toEqual([{}, { metricsToken: [] }]);
+    expect(doc.components.securitySchemes.metricsToken).toMatchObject({ type: 'http', scheme: 'bearer' });
   });
 
   it('serves Swagger UI at /docs, loading the same document', async () => {

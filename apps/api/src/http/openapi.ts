@@ -6,6 +6,7 @@ import { generateOpenApi } from '@ts-rest/open-api';
 export const SECURITY_SCHEMES = {
   user: 'accessToken',
   admin: 'adminToken',
+  metrics: 'metricsToken',
 } as const;
 
 function isRoute(value: AppRoute | AppRouter): value is AppRoute {
@@ -99,6 +100,11 @@ export function buildOpenApiDocument(router: AppRouter = contract, version = '0.
             scheme: 'bearer',
             description: 'The ADMIN_API_TOKEN the server is configured with.',
           },
+          [SECURITY_SCHEMES.metrics]: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'The METRICS_TOKEN the server is configured with, if any.',
+          },
         },
       },
     },
@@ -125,7 +131,8 @@ export function buildOpenApiDocument(router: AppRouter = contract, version = '0.
       description:
         'Prometheus text exposition: HTTP latency histogram by route and status, OTP, SMS, login, refresh-reuse and invite counters, process metrics. ' +
         'Open unless METRICS_TOKEN is set; then it needs that token as a Bearer credential.',
-      security: [],
+      // Either no credentials (METRICS_TOKEN unset) or the metrics token.
+      security: [{}, { [SECURITY_SCHEMES.metrics]: [] }],
       responses: {
         200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } },
         401: { description: 'METRICS_TOKEN is set and the request did not present it' },
