@@ -43,7 +43,8 @@ function dbUrl(adminUrl: string, name: string): string {
 function gitCommit(): string {
   try {
     const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'apps', 'packages'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    // The servers, and the seed through the API's repositories, come from these.
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'apps', 'packages', 'bench/src'], { cwd: ROOT, encoding: 'utf8' }).trim();
     return dirty ? `${sha}+dirty` : sha;
   } catch {
     return 'unknown';

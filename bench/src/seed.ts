@@ -100,8 +100,10 @@ export function openDb(url: string, max = 16): Kysely<Database> {
  * An inviter ⌊n/10⌋ below `from` is an existing user, found by phone (seedUsers' ids are the
  * database's); one at or above it is inserted by the same statement, with the id idSql gives it —
  * foreign keys are checked at the end of the statement, so a row may reference one inserted
- * beside it. `invited_count` is what the tree gives each new user; recountInvitees fixes the
- * existing inviters.
+ * beside it. An existing inviter that is missing falls back to that id too, which no row has:
+ * the statement then fails on the foreign key rather than grow users without an inviter.
+ * `invited_count` is what the tree gives each new user; recountInvitees fixes the existing
+ * inviters.
  */
 export async function growTree(db: Kysely<Database>, from: number, to: number, total: number): Promise<void> {
   const n = sql`g.n`;
@@ -111,10 +113,11 @@ export async function growTree(db: Kysely<Database>, from: number, to: number, t
     .expression(
       sql`select ${idSql(n)}, ${phoneSql(n)}, ${freeCodeSql(n)},
             case when g.n / 10 >= ${from}::int then ${idSql(sql`g.n / 10`)}
-                 when g.n >= 10 then (select p.id from users p where p.phone_number = ${phoneSql(sql`g.n / 10`)}) end,
-            case when g.n >= 10 then timestamptz '2026-01-01' + g.n * interval '1 second' end,
+                 when g.n >= 10 then coalesce((select p.id from users p where p.phone_number = ${phoneSql(sql`g.n / 10`)}),
+                                              ${idSql(sql`g.n / 10`)}) end,
+            case when g.n >= 10 then timestamptz '2026-01-01 00:00:00+00' + g.n * interval '1 second' end,
             greatest(0, least(g.n * 10 + 9, ${total}) - greatest(g.n * 10, 10) + 1),
-            timestamptz '2026-01-01' + g.n * interval '1 second'
+            timestamptz '2026-01-01 00:00:00+00' + g.n * interval '1 second'
           from generate_series(${from}::int, ${to}::int) as g(n)`,
     )
     .execute();
@@ -140,7 +143,7 @@ export async function seedScaleInviters(db: Kysely<Database>): Promise<void> {
       .columns(['id', 'phone_number', 'invite_code', 'invited_by', 'invite_activated_at', 'created_at'])
       .expression(
         sql`select ${idSql(n)}, ${phoneSql(n)}, ${freeCodeSql(n)}, ${idSql(sql.lit(inviter.n))},
-              timestamptz '2026-02-01' + g.n * interval '1 second', timestamptz '2026-01-01'
+              timestamptz '2026-02-01 00:00:00+00' + g.n * interval '1 second', timestamptz '2026-01-01 00:00:00+00'
             from generate_series(${inviter.firstInvitee}::int, ${inviter.firstInvitee + inviter.invitees - 1}::int) as g(n)`,
       )
       .execute();
