@@ -1,7 +1,7 @@
-import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from './support/backends.js';
 import { startApp, type TestApp } from './support/app.js';
+import { whileSessionInsertsFail } from './support/faults.js';
 
 describe.each(backends)('auth on $name', (backend) => {
   let t: TestApp;
@@ -247,17 +247,8 @@ describe.each(backends)('auth on $name', (backend) => {
       // Postgres refuses the login's session insert the way a server going away does (57P03,
       // cannot_connect_now), on both backends: the code is checked and spent in the OTP store
       // first, then the login's statement fails.
-      const db = t.deps.database.db;
-      await sql`create function test_refuse_sessions() returns trigger language plpgsql as $$
-        begin raise exception 'the database system is starting up' using errcode = '57P03'; end $$`.execute(db);
-      await sql`create trigger test_refuse_sessions before insert on sessions for each row execute function test_refuse_sessions()`.execute(db);
-      let failed;
-      try {
-        failed = await t.request('PUT', '/auth/', { body: { phone_number: phone, otp_code: sent.body.otp_code } });
-      } finally {
-        await sql`drop trigger test_refuse_sessions on sessions`.execute(db);
-        await sql`drop function test_refuse_sessions()`.execute(db);
-      }
+      const failed = await whileSessionInsertsFail(t, { message: 'the database system is starting up', sqlstate: '57P03' }, () =>
+        t.request('PUT', '/auth/', { body: { phone_number: phone, otp_code: sent.body.otp_code } }));
       expect(failed.status).toBe(503);
       expect(failed.body.error.code).toBe('SERVICE_UNAVAILABLE');
       expect(await t.deps.database.db.selectFrom('users').select('id').where('phone_number', '=', phone).execute()).toEqual([]);
@@ -280,17 +271,8 @@ describe.each(backends)('auth on $name', (backend) => {
     it('after a failure that is not an outage (500), keeps the resend cooldown', async () => {
       const phone = '+79123450110';
       const sent = await t.request('POST', '/auth/', { body: { phone_number: phone } });
-      const db = t.deps.database.db;
-      await sql`create function test_break_sessions() returns trigger language plpgsql as $$
-        begin raise exception 'a bug in a trigger'; end $$`.execute(db);
-      await sql`create trigger test_break_sessions before insert on sessions for each row execute function test_break_sessions()`.execute(db);
-      let failed;
-      try {
-        failed = await t.request('PUT', '/auth/', { body: { phone_number: phone, otp_code: sent.body.otp_code } });
-      } finally {
-        await sql`drop trigger test_break_sessions on sessions`.execute(db);
-        await sql`drop function test_break_sessions()`.execute(db);
-      }
+      const failed = await whileSessionInsertsFail(t, { message: 'a bug in a trigger' }, () =>
+        t.request('PUT', '/auth/', { body: { phone_number: phone, otp_code: sent.body.otp_code } }));
       expect(failed.status).toBe(500);
       const resend = await t.request('POST', '/auth/', { body: { phone_number: phone } });
       expect(resend.status).toBe(429);
