@@ -221,6 +221,21 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
       }),
     };
 
+    // The denylist may have been lost (a restart of this process, or of a Redis that keeps
+    // nothing on disk): refill it from the sessions table now, and again whenever the Redis
+    // connection comes back. Best effort — on failure the next reconnect tries again, and the
+    // tables stay the record (the profile reads check the sessions row themselves).
+    const restoreDenylist = async () => {
+      try {
+        const n = await sessions.restoreDenylist();
+        if (n > 0) log.info({ sessions: n }, 'denylist restored from the sessions table');
+      } catch (err) {
+        log.warn({ err: { message: (err as Error).message } }, 'could not restore the denylist from the sessions table');
+      }
+    };
+    await restoreDenylist();
+    redis?.on('ready', () => void restoreDenylist());
+
     const r = redis;
     return {
       config,

@@ -68,6 +68,7 @@ describe.runIf(databaseUrl)('migrations on postgres', () => {
     expect(await migrateToLatest(db, schema)).toEqual([
       '20261125130000_drop_audit_created_at_idx',
       '20261125131000_audit_events_no_user_fk',
+      '20261201120000_sessions_revoked_at_idx',
     ]);
     expect(await auditForeignKeys()).toEqual([]);
     expect(await auditIndexes()).not.toContain('audit_events_created_at_idx');
@@ -77,6 +78,6 @@ describe.runIf(databaseUrl)('migrations on postgres', () => {
     expect((await createMigrator(db, schema).migrateTo('20261125090000_audit_events')).error).toBeUndefined();
     expect(await auditForeignKeys()).toEqual(['audit_events_user_id_fkey']);
     expect(await auditIndexes()).toContain('audit_events_created_at_idx');
-    expect(await migrateToLatest(db, schema)).toHaveLength(2);
+    expect(await migrateToLatest(db, schema)).toHaveLength(3);
   });
 });

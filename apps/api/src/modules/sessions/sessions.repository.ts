@@ -234,3 +234,9 @@ export async function revokeSessions(
     .execute();
   return { revoked: rows.filter((r) => r.newly).map((r) => r.id), deny: rows.map((r) => r.id) };
 }
+
+/** Ids of the sessions revoked at or after `since` (sessions_revoked_at_idx). */
+export async function listRevokedSince(db: Kysely<Database>, since: Date): Promise<string[]> {
+  const rows = await db.selectFrom('sessions').select('id').where('revoked_at', '>=', since).execute();
+  return rows.map((r) => r.id);
+}

@@ -15,7 +15,7 @@ import type { IpLimiter } from '../limits/ip-limits.js';
 import type { OtpService, RequestContext } from '../otp/otp.service.js';
 import type { AccessClaims, TokenService } from '../tokens/token.service.js';
 import type { DenylistStore } from './denylist.store.js';
-import { openLoginSession, revokeSessions, rotateRefreshToken, type LoginOutcome } from './sessions.repository.js';
+import { listRevokedSince, openLoginSession, revokeSessions, rotateRefreshToken, type LoginOutcome } from './sessions.repository.js';
 
 export interface SessionService {
   /** PUT /auth/: verify the code, create the user on first login, open a session. */
@@ -28,7 +28,17 @@ export interface SessionService {
   assertActive(claims: AccessClaims): Promise<void>;
   /** Ends every session of a user (logout all, blocking). */
   revokeAllForUser(userId: string, reason: string): Promise<number>;
+  /**
+   * Puts every session revoked within an access token's lifetime back on the denylist, from the
+   * sessions table (the record every revocation writes first). For a denylist that was lost: the
+   * in-process one with its process, Redis's with a restart that kept nothing on disk. Run on
+   * start and after every Redis reconnect (deps.ts); returns how many sessions it denylisted.
+   */
+  restoreDenylist(): Promise<number>;
 }
+
+/** Session ids per denylist write when restoring. */
+const RESTORE_BATCH = 1000;
 
 export function createSessionService(deps: {
   db: Kysely<Database>;
@@ -152,6 +162,15 @@ export function createSessionService(deps: {
 
     async revokeAllForUser(userId, reason) {
       return revokeAndDeny({ userId }, reason, new Date(clock.now()));
+    },
+
+    async restoreDenylist() {
+      const now = clock.now();
+      const ids = await listRevokedSince(db, new Date(now - denyTtlMs()));
+      // The full TTL for each: a revoked session never comes back, so denying one a little longer
+      // than its last token lives costs nothing.
+      for (let i = 0; i < ids.length; i += RESTORE_BATCH) await denylist.add(ids.slice(i, i + RESTORE_BATCH), denyTtlMs(), now);
+      return ids.length;
     },
   };
 }
