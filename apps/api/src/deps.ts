@@ -22,6 +22,7 @@ import { createOtpService, type OtpService } from './modules/otp/otp.service.js'
 import type { OtpStore } from './modules/otp/otp.store.js';
 import { createMemoryOtpStore } from './modules/otp/otp.store.memory.js';
 import { createRedisOtpStore } from './modules/otp/otp.store.redis.js';
+import { createDenylistRefill } from './modules/sessions/denylist-refill.js';
 import { createMemoryDenylist, createRedisDenylist, type DenylistStore } from './modules/sessions/denylist.store.js';
 import { createSessionService, type SessionService } from './modules/sessions/sessions.service.js';
 import { createSmsSender } from './modules/sms/sms.factory.js';
@@ -222,19 +223,12 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     };
 
     // The denylist may have been lost (a restart of this process, or of a Redis that keeps
-    // nothing on disk): refill it from the sessions table now, and again whenever the Redis
-    // connection comes back. Best effort — on failure the next reconnect tries again, and the
-    // tables stay the record (the profile reads check the sessions row themselves).
-    const restoreDenylist = async () => {
-      try {
-        const n = await sessions.restoreDenylist();
-        if (n > 0) log.info({ sessions: n }, 'denylist restored from the sessions table');
-      } catch (err) {
-        log.warn({ err: { message: (err as Error).message } }, 'could not restore the denylist from the sessions table');
-      }
-    };
-    await restoreDenylist();
-    redis?.on('ready', () => void restoreDenylist());
+    // nothing on disk): refill it from the sessions table before serving, and again whenever the
+    // Redis connection comes back; a failed refill is retried until one succeeds.
+    const refill = createDenylistRefill({ refill: () => sessions.restoreDenylist(), log });
+    await refill.request();
+    const onRedisReady = () => void refill.request();
+    redis?.on('ready', onRedisReady);
 
     const r = redis;
     return {
@@ -249,6 +243,8 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
       services,
       metrics,
       close: async () => {
+        r?.off('ready', onRedisReady);
+        await refill.close();
         if (r) await r.quit().catch(() => r.disconnect());
         // Queued audit rows get their chance before the pool closes.
         await audit.close();

@@ -1,6 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { backends } from './support/backends.js';
 import { startApp, type RestartableTestApp, type TestApp } from './support/app.js';
+import { failNextDenylistWrite } from './support/faults.js';
 
 /**
  * The denylist is a cache of the sessions table's revocations: when it is lost — the in-process
@@ -60,25 +61,49 @@ describe.each(backends)('the denylist after it was lost, on $name', (backend) =>
     expect((await logout(t, fresh.access_token)).status).toBe(204);
     await loseRedisDenylist(t);
     t = await t.restart();
+    const now = t.clock.now();
+    expect(await t.deps.stores.denylist.has(claims(fresh.access_token).sid, now)).toBe(true);
+    expect(await t.deps.stores.denylist.has(claims(old.access_token).sid, now)).toBe(false);
     expect(await t.deps.services.sessions.restoreDenylist()).toBe(1);
   });
+
+  /** Drops the app's Redis connection and waits until it is back (as when Redis restarts). */
+  async function reconnect(app: TestApp): Promise<void> {
+    const redis = app.deps.redis!;
+    const ready = new Promise<void>((resolve) => redis.once('ready', () => resolve()));
+    redis.disconnect(true);
+    await ready;
+  }
+
+  /** Waits for the session's denylist key to be back — a logout meanwhile would denylist it itself. */
+  async function waitForDenied(app: TestApp, token: string, timeout: number): Promise<void> {
+    const key = `${app.deps.config.redis.keyPrefix}deny:{${claims(token).sid}}`;
+    await vi.waitFor(async () => expect(await app.deps.redis!.exists(key), `denylist key of ${claims(token).sid}`).toBe(1), { timeout, interval: 20 });
+  }
 
   it.runIf(backend.name === 'postgres+redis')('refills Redis after a reconnect', async () => {
     t = await startApp(backend);
     const ended = await t.login('+79123480021');
     expect((await logout(t, ended.access_token)).status).toBe(204);
     await loseRedisDenylist(t);
-    // The connection drops and comes back (as it does when Redis restarts).
-    const redis = t.deps.redis!;
-    const ready = new Promise<void>((resolve) => redis.once('ready', () => resolve()));
-    redis.disconnect(true);
-    await ready;
-    // The refill runs once the connection is ready again: wait for the session's key (a logout
-    // meanwhile would denylist the session itself and prove nothing).
-    const key = `${t.deps.config.redis.keyPrefix}deny:{${claims(ended.access_token).sid}}`;
-    for (let i = 0; i < 100 && (await redis.exists(key)) === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    await reconnect(t);
+    await waitForDenied(t, ended.access_token, 5000);
     const res = await logout(t, ended.access_token);
     expect(res.status).toBe(401);
     expect(res.body.error.code).toBe('SESSION_REVOKED');
+  });
+
+  it.runIf(backend.name === 'postgres+redis')('retries a refill that failed until one succeeds', async () => {
+    t = await startApp(backend);
+    const ended = await t.login('+79123480031');
+    expect((await logout(t, ended.access_token)).status).toBe(204);
+    await loseRedisDenylist(t);
+    // The refill after the reconnect fails (its denylist write, as if Redis dropped again); the
+    // retry half a second later puts the session back.
+    failNextDenylistWrite(t);
+    await reconnect(t);
+    await waitForDenied(t, ended.access_token, 5000);
+    expect(t.logs.some((l) => l.includes('could not restore the denylist'))).toBe(true);
+    expect((await logout(t, ended.access_token)).status).toBe(401);
   });
 });
