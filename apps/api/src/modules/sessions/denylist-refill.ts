@@ -17,7 +17,7 @@ export interface RefillTiming {
   maxRetryMs: number;
 }
 
-const DEFAULT_TIMING: RefillTiming = { firstRetryMs: 500, maxRetryMs: 30_000 };
+const DEFAULT_TIMING: RefillTiming = { firstRetryMs: 500, maxRetryMs: 5_000 };
 
 /**
  * Keeps the denylist refilled from the sessions table (SessionService.restoreDenylist). A refill
