@@ -2,6 +2,7 @@ import { sql, type Transaction } from 'kysely';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../src/db/types.js';
 import { ACTIVATION_LOCK_NAMESPACE as NS } from '../src/modules/invites/invites.repository.js';
+import { ACTIVATIONS_IN_FLIGHT_PER_CODE, ACTIVATIONS_WAITING_PER_CODE } from '../src/modules/invites/invites.service.js';
 import { postgresRedis, type Backend } from './support/backends.js';
 import { startApp, type TestApp } from './support/app.js';
 
@@ -268,4 +269,66 @@ describe.runIf(postgresRedis)('invite activation locks on postgres+redis', () =>
     const [ownerRow] = (await sql<{ invited_count: number }>`select invited_count from users where id = ${owner.id}::uuid`.execute(db())).rows;
     expect(ownerRow!.invited_count).toBe(40);
   });
+
+  it('answers 503 with Retry-After to activations of one code beyond the line, writing nothing for them', async () => {
+    // A second app whose failure budget does not stop one user's 1 000 requests first.
+    const app = await startApp(postgresRedis as Backend, { env: { INVITE_MAX_FAILURES: '10000' } });
+    try {
+      const login = async (phone: string) => {
+        const { access_token } = await app.login(phone);
+        const { rows } = await sql<{ id: string; code: string }>`
+          select id, invite_code as code from users where phone_number = ${phone}`.execute(app.deps.database.db);
+        return { ...rows[0]!, token: access_token };
+      };
+      const owner = await login('+79123539001');
+      const user = await login('+79123539002');
+      // The owner's row held: the activations let into Postgres wait there, and the rest line up.
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let locked!: () => void;
+      const isLocked = new Promise<void>((resolve) => (locked = resolve));
+      const holder = app.deps.database.db.transaction().execute(async (trx) => {
+        await sql`select 1 from users where id = ${owner.id}::uuid for update`.execute(trx);
+        locked();
+        await released;
+      });
+      await isLocked;
+      const total = ACTIVATIONS_IN_FLIGHT_PER_CODE + ACTIVATIONS_WAITING_PER_CODE + 3;
+      let refused = 0;
+      const answers = Array.from({ length: total }, () =>
+        app
+          .request('POST', '/profile/', { token: user.token, body: { other_profile_invite_code: owner.code } })
+          .then((res) => {
+            if (res.status === 503) refused++;
+            return res;
+          }),
+      );
+      // The three beyond the line are answered at once, while the others still wait.
+      const deadline = Date.now() + 8_000;
+      while (refused < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      release();
+      await holder;
+      const results = await Promise.all(answers);
+
+      const busy = results.filter((r) => r.status === 503);
+      expect(busy).toHaveLength(3);
+      for (const r of busy) {
+        expect(r.body.error).toMatchObject({ code: 'SERVICE_UNAVAILABLE', message: 'Too many activations of this code at once; try again.' });
+        expect(r.headers.get('retry-after')).toBe('1');
+      }
+      expect(results.filter((r) => r.status === 200)).toHaveLength(1);
+      expect(results.filter((r) => r.status === 409).every((r) => r.body.error.code === 'INVITE_CODE_ALREADY_ACTIVATED')).toBe(true);
+      expect(results.filter((r) => r.status === 409)).toHaveLength(total - 4);
+      const [ownerRow] = (await sql<{ invited_count: number }>`select invited_count from users where id = ${owner.id}::uuid`.execute(app.deps.database.db)).rows;
+      expect(ownerRow!.invited_count).toBe(1);
+      // An audit row for every activation that was judged (the success and the refusals), none
+      // for the three that never reached Postgres.
+      const [audit] = (await sql<{ n: number }>`select count(*)::int as n from audit_events
+        where user_id = ${user.id}::uuid and type in ('invite_activated', 'invite_failed')`.execute(app.deps.database.db)).rows;
+      expect(audit!.n).toBe(total - 3);
+    } finally {
+      await app.close();
+    }
+  }, 60_000);
 });
+
