@@ -1,5 +1,7 @@
 /** Calls to the API under test through its public HTTP surface. */
 
+import { forEachConcurrently } from './concurrency.js';
+
 export async function json<T>(res: Response): Promise<T> {
   const text = await res.text();
   if (!res.ok) throw new Error(`${res.status} ${text}`);
@@ -14,20 +16,15 @@ export interface Tokens {
 /** Logs phones in through the public API (POST then PUT /auth/), `concurrency` at a time. */
 export async function loginAll(base: string, phones: string[], concurrency = 16): Promise<Tokens[]> {
   const out: Tokens[] = new Array(phones.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < phones.length) {
-      const i = next++;
-      const phone = phones[i] as string;
-      const headers = { 'content-type': 'application/json' };
-      const { otp_code } = await json<{ otp_code: string }>(
-        await fetch(`${base}/auth/`, { method: 'POST', headers, body: JSON.stringify({ phone_number: phone }) }),
-      );
-      out[i] = await json<Tokens>(
-        await fetch(`${base}/auth/`, { method: 'PUT', headers, body: JSON.stringify({ phone_number: phone, otp_code }) }),
-      );
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  const headers = { 'content-type': 'application/json' };
+  await forEachConcurrently(phones.length, concurrency, async (i) => {
+    const phone = phones[i] as string;
+    const { otp_code } = await json<{ otp_code: string }>(
+      await fetch(`${base}/auth/`, { method: 'POST', headers, body: JSON.stringify({ phone_number: phone }) }),
+    );
+    out[i] = await json<Tokens>(
+      await fetch(`${base}/auth/`, { method: 'PUT', headers, body: JSON.stringify({ phone_number: phone, otp_code }) }),
+    );
+  });
   return out;
 }

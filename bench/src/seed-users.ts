@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../apps/api/src/db/types.js';
-import { constraintName, sqlState, UNIQUE_VIOLATION } from '../../apps/api/src/lib/pg-errors.js';
-import { generateInviteCode, generateRefreshToken, sha256 } from '../../apps/api/src/lib/secrets.js';
+import { generateRefreshToken, sha256 } from '../../apps/api/src/lib/secrets.js';
 import { activateInvite } from '../../apps/api/src/modules/invites/invites.repository.js';
-import { openLoginSession, rotateRefreshToken } from '../../apps/api/src/modules/sessions/sessions.repository.js';
+import { openLoginSessionWithFreshCode, rotateRefreshToken } from '../../apps/api/src/modules/sessions/sessions.repository.js';
+import { forEachConcurrently } from './concurrency.js';
 import { phoneOf } from './seed.js';
 
 /*
@@ -18,24 +18,6 @@ const SEED_EPOCH = Date.parse('2026-01-01T00:00:00Z');
 /** Seeded user n signed up n seconds after 2026-01-01 and activated its inviter's code then too. */
 const seededAt = (n: number) => new Date(SEED_EPOCH + n * 1000);
 
-/** Runs `task(i)` for i = 0…count−1, at most `concurrency` at a time; the first failure ends it. */
-async function forEachConcurrently(count: number, concurrency: number, task: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < count) {
-      const i = next++;
-      try {
-        await task(i);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
-}
-
 export interface SeededUser {
   id: string;
   inviteCode: string;
@@ -43,9 +25,8 @@ export interface SeededUser {
 
 /**
  * Users n = 1…count through the API's repositories, `concurrency` statements at a time:
- * 1. a first login each (openLoginSession: the user with a random invite code, retried on a
- *    collision as the API does; a session; a refresh token; the `otp_verified` and `login` audit
- *    rows);
+ * 1. a first login each (openLoginSessionWithFreshCode, the API's own: the user with a random
+ *    invite code; a session; a refresh token; the `otp_verified` and `login` audit rows);
  * 2. a refresh each (rotateRefreshToken: that token spent, a new one current, a
  *    `token_refreshed` audit row);
  * 3. for n ≥ 10, the activation of user ⌊n/10⌋'s code (activateInvite: the invite relation,
@@ -61,26 +42,17 @@ export async function seedUsers(db: Kysely<Database>, count: number, concurrency
   await forEachConcurrently(count, concurrency, async (i) => {
     const n = i + 1;
     const refreshToken = generateRefreshToken();
-    for (let attempt = 0; attempt < 8 && !users[i]; attempt++) {
-      const inviteCode = generateInviteCode();
-      try {
-        const outcome = await openLoginSession(db, {
-          phone: phoneOf(n),
-          inviteCode,
-          sessionId: randomUUID(),
-          now: seededAt(n),
-          expiresAt,
-          refreshHash: sha256(refreshToken),
-          ip: '10.0.0.1',
-          userAgent: 'bench-seed',
-        });
-        if (outcome.kind !== 'opened' || !outcome.created) throw new Error(`seed: user ${n} was not created (${outcome.kind})`);
-        users[i] = { id: outcome.userId, inviteCode };
-      } catch (err) {
-        if (sqlState(err) !== UNIQUE_VIOLATION || constraintName(err) !== 'users_invite_code_key') throw err;
-      }
-    }
-    if (!users[i]) throw new Error(`seed: no free invite code for user ${n} in 8 attempts`);
+    const outcome = await openLoginSessionWithFreshCode(db, {
+      phone: phoneOf(n),
+      sessionId: randomUUID(),
+      now: seededAt(n),
+      expiresAt,
+      refreshHash: sha256(refreshToken),
+      ip: '10.0.0.1',
+      userAgent: 'bench-seed',
+    });
+    if (outcome.kind !== 'opened' || !outcome.created) throw new Error(`seed: user ${n} was not created (${outcome.kind})`);
+    users[i] = { id: outcome.userId, inviteCode: outcome.inviteCode };
     tokens[i] = refreshToken;
   });
   await forEachConcurrently(count, concurrency, async (i) => {

@@ -1,5 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../db/types.js';
+import { constraintName, sqlState, UNIQUE_VIOLATION } from '../../lib/pg-errors.js';
+import { generateInviteCode } from '../../lib/secrets.js';
 
 export type LoginOutcome =
   | { kind: 'opened'; userId: string; created: boolean }
@@ -86,6 +88,38 @@ export async function openLoginSession(
   if (!row) return { kind: 'retry' };
   if (row.blocked) return { kind: 'blocked', userId: row.id };
   return { kind: 'opened', userId: row.id, created: row.created };
+}
+
+/** openLoginSession's answers once a login is settled: the session opened, or the user blocked. */
+export type SettledLogin = Exclude<LoginOutcome, { kind: 'retry' }> & {
+  /** The invite code of the last attempt: the new user's when `created`. */
+  inviteCode: string;
+};
+
+/** Attempts before openLoginSessionWithFreshCode gives up (each one lost a race or drew a taken code). */
+const LOGIN_ATTEMPTS = 8;
+
+/**
+ * openLoginSession with a random invite code, run again after a lost first-login race (the next
+ * run finds the winner's user) or an invite-code collision (with a new code). The login's own
+ * statement, as the API and the bench's seed run it.
+ */
+export async function openLoginSessionWithFreshCode(
+  db: Kysely<Database>,
+  s: Omit<Parameters<typeof openLoginSession>[1], 'inviteCode'>,
+): Promise<SettledLogin> {
+  for (let attempt = 0; attempt < LOGIN_ATTEMPTS; attempt++) {
+    const inviteCode = generateInviteCode();
+    let outcome: LoginOutcome;
+    try {
+      outcome = await openLoginSession(db, { ...s, inviteCode });
+    } catch (err) {
+      if (sqlState(err) === UNIQUE_VIOLATION && constraintName(err) === 'users_invite_code_key') continue;
+      throw err;
+    }
+    if (outcome.kind !== 'retry') return { ...outcome, inviteCode };
+  }
+  throw new Error(`could not open a login session after ${LOGIN_ATTEMPTS} attempts`);
 }
 
 export type RotateOutcome =

@@ -8,14 +8,13 @@ import { AppError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { createNoopMetrics, type DomainMetrics } from '../../lib/metrics.js';
 import { maskPhone } from '../../lib/phone.js';
-import { constraintName, sqlState, UNIQUE_VIOLATION } from '../../lib/pg-errors.js';
-import { generateInviteCode, generateRefreshToken, sha256 } from '../../lib/secrets.js';
+import { generateRefreshToken, sha256 } from '../../lib/secrets.js';
 import type { AuditLog } from '../audit/audit.js';
 import type { IpLimiter } from '../limits/ip-limits.js';
 import type { OtpService, RequestContext } from '../otp/otp.service.js';
 import type { AccessClaims, TokenService } from '../tokens/token.service.js';
 import type { DenylistStore } from './denylist.store.js';
-import { listRevokedSince, openLoginSession, revokeSessions, rotateRefreshToken, type LoginOutcome } from './sessions.repository.js';
+import { listRevokedSince, openLoginSessionWithFreshCode, revokeSessions, rotateRefreshToken } from './sessions.repository.js';
 
 export interface SessionService {
   /** PUT /auth/: verify the code, create the user on first login, open a session. */
@@ -74,24 +73,11 @@ export function createSessionService(deps: {
     };
   }
 
-  /**
-   * Finds or creates the user and opens the session (openLoginSession). Runs the statement again
-   * after a lost first-login race (the next run finds the winner's user) or an invite-code
-   * collision (with a new code).
-   */
-  async function openSession(phone: string, s: Omit<Parameters<typeof openLoginSession>[1], 'phone' | 'inviteCode'>) {
-    for (let attempt = 0; attempt < 8; attempt++) {
-      let outcome: LoginOutcome;
-      try {
-        outcome = await openLoginSession(db, { ...s, phone, inviteCode: generateInviteCode() });
-      } catch (err) {
-        if (sqlState(err) === UNIQUE_VIOLATION && constraintName(err) === 'users_invite_code_key') continue;
-        throw err;
-      }
-      if (outcome.kind === 'blocked') throw new AppError('USER_BLOCKED');
-      if (outcome.kind === 'opened') return outcome;
-    }
-    throw new Error('could not open a login session after 8 attempts');
+  /** Finds or creates the user and opens the session; a blocked user is refused. */
+  async function openSession(phone: string, s: Omit<Parameters<typeof openLoginSessionWithFreshCode>[1], 'phone'>) {
+    const outcome = await openLoginSessionWithFreshCode(db, { ...s, phone });
+    if (outcome.kind === 'blocked') throw new AppError('USER_BLOCKED');
+    return outcome;
   }
 
   return {
